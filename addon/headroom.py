@@ -1,0 +1,22 @@
+"""Headroom: `mitmdump -s addon/headroom.py` (or mitmweb) loads this file.
+
+Only LLM API hosts are intercepted; their request bodies are compressed in place. See
+docs/ARCHITECTURE.md for the path a request takes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# mitmproxy loads this file by path; make the repository importable when not installed.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
+
+from addon.ca_location import UseHeadroomConfdir  # noqa: E402
+from addon.host_filter import HostFilter  # noqa: E402
+from addon.rewrite import Rewrite  # noqa: E402
+from addon.sse_streaming import StreamEvents  # noqa: E402
+
+addons = [UseHeadroomConfdir(), HostFilter(), Rewrite(), StreamEvents()]

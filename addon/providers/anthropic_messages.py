@@ -1,0 +1,69 @@
+"""Anthropic Messages API: POST /v1/messages (also with ?beta=true)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from addon.providers.base import DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
+
+
+class AnthropicMessages:
+    name = "anthropic"
+
+    def matches(self, path: str) -> bool:
+        return path.rstrip("/").endswith("/v1/messages")
+
+    def parse(self, body: Any) -> ParsedRequest:
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list):
+            raise ValueError("no messages list")
+        boundary = last_index(messages, lambda m: isinstance(m, dict) and m.get("role") == "assistant")
+        calls: dict[str, tuple[str, Any]] = {}
+        segments: list[Segment] = []
+        query = ""
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict):
+                continue
+            fresh = i > boundary
+            content = message.get("content")
+            role = message.get("role")
+            if role == "assistant":
+                for block in content if isinstance(content, list) else []:
+                    if isinstance(block, dict) and block.get("type") == "tool_use":
+                        calls[str(block.get("id"))] = (str(block.get("name")), block.get("input") or {})
+                continue
+            if role != "user":
+                continue
+            if isinstance(content, str):
+                query = content
+                if len(content) >= DOCUMENT_MIN_CHARS:
+                    segments.append(Segment(("messages", i, "content"), content, "document", fresh))
+                continue
+            texts: list[str] = []
+            for j, block in enumerate(content if isinstance(content, list) else []):
+                if not isinstance(block, dict):
+                    continue
+                kind = block.get("type")
+                if kind == "tool_result":
+                    name, args = calls.get(str(block.get("tool_use_id")), (None, {}))
+                    segments.extend(_tool_result_segments(block, ("messages", i, "content", j), fresh, name, args))
+                elif kind == "text" and isinstance(block.get("text"), str):
+                    texts.append(block["text"])
+                    if len(block["text"]) >= DOCUMENT_MIN_CHARS:
+                        segments.append(Segment(("messages", i, "content", j, "text"), block["text"], "document", fresh))
+            if texts:
+                query = "\n".join(texts)
+        return ParsedRequest(segments, query)
+
+
+def _tool_result_segments(block: dict, path, fresh: bool, name, args) -> list[Segment]:
+    error = bool(block.get("is_error"))
+    content = block.get("content")
+    if isinstance(content, str):
+        return [Segment(path + ("content",), content, "tool_output", fresh, name, args, error)]
+    out = []
+    for k, part in enumerate(content if isinstance(content, list) else []):
+        # Only text parts: images, documents and search results pass as they are.
+        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            out.append(Segment(path + ("content", k, "text"), part["text"], "tool_output", fresh, name, args, error))
+    return out

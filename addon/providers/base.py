@@ -1,0 +1,68 @@
+"""The one small interface every provider adapter implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from addon.json_splice import Path
+
+# Pasted user text counts as a document worth compressing only above this many characters.
+DOCUMENT_MIN_CHARS = 8_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One string in a request body that compression may rewrite."""
+
+    path: Path  # where the string lives in the JSON body
+    text: str
+    source: str  # tool_output | document
+    fresh: bool  # sent after the model's last turn: the provider has not seen it yet
+    tool_name: str | None = None
+    tool_args: Mapping[str, Any] = field(default_factory=dict)
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """What an adapter finds in a body."""
+
+    segments: list[Segment]
+    query: str  # the user's latest words, for relevance
+
+
+class ProviderAdapter(Protocol):
+    """Turns one provider's request body into segments; knows JSON shapes, not compression."""
+
+    name: str
+
+    def matches(self, path: str) -> bool:
+        """Whether this adapter owns the request path (query string excluded)."""
+
+    def parse(self, body: Any) -> ParsedRequest:
+        """Segments and query of a decoded JSON body; raise ValueError for unknown shapes."""
+
+
+def parse_arguments(raw: Any) -> Mapping[str, Any]:
+    """Tool-call arguments as a mapping, whether sent as an object or a JSON string."""
+    import json
+
+    if isinstance(raw, Mapping):
+        return raw
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return {"input": raw}
+        return value if isinstance(value, Mapping) else {"input": value}
+    return {}
+
+
+def last_index(items: list[Any], predicate) -> int:
+    """Index of the last item matching predicate, or -1."""
+    for i in range(len(items) - 1, -1, -1):
+        if predicate(items[i]):
+            return i
+    return -1

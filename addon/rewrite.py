@@ -1,0 +1,120 @@
+"""The request hook: hand each LLM request body to the rewriter off the event loop, fail open."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from mitmproxy import ctx, exceptions, http
+
+from addon.decision_memo import DecisionMemo
+from addon.home import headroom_home, store_dir
+from addon.providers import adapter_for
+from addon.request_rewriter import Policy, rewrite_body
+from compressors import compress
+
+log = logging.getLogger(__name__)
+
+
+def is_signed_body(request: http.Request) -> bool:
+    """AWS SigV4 (Bedrock) signs the body: any change would be rejected, so such requests pass."""
+    auth = request.headers.get("authorization", "")
+    return (
+        auth.startswith("AWS4-HMAC-SHA256")
+        or "x-amz-content-sha256" in request.headers
+        or request.pretty_host.startswith("bedrock-runtime.")
+    )
+
+
+class Rewrite:
+    """Rewrites LLM request bodies in place; any failure forwards the original bytes."""
+
+    def __init__(self) -> None:
+        self.counters: Counter[str] = Counter()
+        self.compress_fn = compress  # tests swap this to prove fail-open
+        self.memo: DecisionMemo | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.policy = Policy()
+
+    def load(self, loader) -> None:
+        loader.add_option("headroom_enabled", bool, True, "Compress LLM request bodies (off: pass everything through).")
+        loader.add_option(
+            "headroom_home",
+            str,
+            str(headroom_home()),
+            "Directory for all Headroom state (CA, store, logs). Defaults to $HEADROOM_HOME or the "
+            "per-user data directory.",
+        )
+        loader.add_option("headroom_min_tokens", int, Policy.min_tokens, "Leave segments smaller than this many tokens whole.")
+        loader.add_option(
+            "headroom_min_saving_pct", int, int(Policy.min_saving * 100), "Keep a compression only if it saves at least this percentage."
+        )
+        loader.add_option("headroom_max_body_mb", int, 16, "Pass bodies larger than this through untouched.")
+        loader.add_option("headroom_workers", int, 2, "Threads that run compression off the event loop.")
+
+    def configure(self, updated: set[str]) -> None:
+        if "headroom_workers" in updated:
+            if ctx.options.headroom_workers < 1:
+                raise exceptions.OptionsError("headroom_workers must be at least 1")
+            if self.executor:
+                self.executor.shutdown(wait=False)
+            self.executor = ThreadPoolExecutor(ctx.options.headroom_workers, thread_name_prefix="headroom")
+        if updated & {"headroom_min_tokens", "headroom_min_saving_pct"}:
+            pct = ctx.options.headroom_min_saving_pct
+            if not 0 <= pct <= 100:
+                raise exceptions.OptionsError("headroom_min_saving_pct must be between 0 and 100")
+            self.policy = Policy(ctx.options.headroom_min_tokens, pct / 100, Policy.min_saved_tokens)
+        if "headroom_home" in updated:
+            if self.memo:
+                self.memo.close()
+            self.memo = DecisionMemo(store_dir(Path(ctx.options.headroom_home).expanduser()) / "decisions")
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if not ctx.options.headroom_enabled or flow.response is not None:
+            return
+        request = flow.request
+        host_filter = ctx.master.addons.get("hostfilter")
+        if request.method != "POST" or (host_filter and not host_filter.wants(request.pretty_host, request.port)):
+            return
+        adapter = adapter_for(request.path)
+        if adapter is None:
+            return
+        if is_signed_body(request):
+            self.counters["signed_passthrough"] += 1
+            return
+        if "json" not in request.headers.get("content-type", "json"):
+            self.counters["not_json"] += 1
+            return
+        if len(request.raw_content or b"") > ctx.options.headroom_max_body_mb * 1024 * 1024:
+            self.counters["too_large"] += 1
+            return
+        try:
+            body = request.get_content(strict=True)
+            if not body:
+                return
+            loop = asyncio.get_running_loop()
+            new_body, report = await loop.run_in_executor(
+                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn
+            )
+        except Exception as e:  # fail open: the original bytes go out untouched
+            self.counters["errors"] += 1
+            log.warning("headroom: %s %s passed through unchanged (%s: %s)", adapter.name, request.path, type(e).__name__, e)
+            flow.metadata["headroom"] = {"error": f"{type(e).__name__}: {e}"}
+            return
+        flow.metadata["headroom"] = report.as_dict()
+        if new_body is not body:
+            request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
+            self.counters["rewritten"] += 1
+            flow.comment = report.summary()
+            flow.marked = ":scissors:"
+        else:
+            self.counters["unchanged"] += 1
+
+    def done(self) -> None:
+        if self.executor:
+            self.executor.shutdown(wait=False)
+        if self.memo:
+            self.memo.close()

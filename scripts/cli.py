@@ -1,0 +1,217 @@
+"""`headroom`: one command line for the proxy, wrapping clients, the CA and compression.
+
+The shell scripts in scripts/ (proxy, wrap, ca, compress) call this module, so each entry
+point is implemented once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from addon.home import headroom_home, log_dir, private_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDON = ROOT / "addon" / "headroom.py"
+DEFAULT_PORT = 8080
+START_TIMEOUT_S = 30.0
+
+
+def default_port() -> int:
+    return int(os.environ.get("HEADROOM_PORT", DEFAULT_PORT))
+
+
+def proxy_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def mitm_binary(name: str) -> str:
+    """mitmdump/mitmweb from this interpreter's environment first, then PATH."""
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"headroom: {name} not found; run scripts/setup first")
+    return found
+
+
+def proxy_command(host: str, port: int, web: bool = False, extra: list[str] | None = None) -> list[str]:
+    """The mitmdump (or mitmweb) command line that runs Headroom."""
+    from certs.ca import ensure_ca
+
+    ca = ensure_ca()
+    return [
+        mitm_binary("mitmweb" if web else "mitmdump"),
+        "--listen-host", host,
+        "--listen-port", str(port),
+        "--set", f"confdir={ca.confdir}",
+        "--set", f"headroom_home={headroom_home()}",
+        "-s", str(ADDON),
+        *(extra or []),
+    ]  # fmt: skip
+
+
+def cmd_proxy(args: argparse.Namespace) -> int:
+    command = proxy_command(args.host, args.port, args.web, args.mitm_args)
+    print(f"headroom: proxy on http://{args.host}:{args.port} (state in {headroom_home()})", file=sys.stderr)
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def start_background_proxy(host: str, port: int) -> None:
+    """Start mitmdump detached, logging under HEADROOM_HOME, and wait until it answers."""
+    logs = private_dir(log_dir())
+    log_file = open(logs / "proxy.log", "ab")
+    process = subprocess.Popen(
+        proxy_command(host, port),
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # outlives the wrapped command, so later commands reuse it
+    )
+    (headroom_home() / "proxy.pid").write_text(f"{process.pid}\n")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proxy_answers(host, port):
+            return
+        if process.poll() is not None:
+            sys.exit(f"headroom: the proxy exited with code {process.returncode}; see {logs / 'proxy.log'}")
+        time.sleep(0.1)
+    sys.exit(f"headroom: the proxy did not answer on {host}:{port} within {START_TIMEOUT_S:.0f} s; see {logs / 'proxy.log'}")
+
+
+def wrap_environment(env: dict[str, str], host: str, port: int, ca_cert: Path, bundle: Path) -> dict[str, str]:
+    """The environment that routes a command's HTTPS through the proxy and trusts its CA."""
+    proxy = f"http://{host}:{port}"
+    out = dict(env)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        out[name] = proxy
+    # Node (Claude Code, Codex's npm shim) adds this CA to its built-in roots.
+    out["NODE_EXTRA_CA_CERTS"] = str(ca_cert)
+    # Python (requests, httpx), curl and OpenSSL-based tools replace their roots with these
+    # files, so they get the system roots plus the CA.
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        out[name] = str(bundle)
+    return out
+
+
+def cmd_wrap(args: argparse.Namespace) -> int:
+    from certs.ca import ensure_ca
+
+    if not args.command:
+        sys.exit("headroom wrap: give a command to run, e.g. `headroom wrap claude`")
+    ca = ensure_ca()
+    if not proxy_answers(args.host, args.port):
+        print(f"headroom: starting the proxy on {args.host}:{args.port}", file=sys.stderr)
+        start_background_proxy(args.host, args.port)
+    env = wrap_environment(dict(os.environ), args.host, args.port, ca.cert, ca.bundle)
+    try:
+        os.execvpe(args.command[0], args.command, env)
+    except FileNotFoundError:
+        sys.exit(f"headroom wrap: command not found: {args.command[0]}")
+    return 0  # not reached
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    pid_file = headroom_home() / "proxy.pid"
+    if not pid_file.exists():
+        print("headroom: no background proxy recorded", file=sys.stderr)
+        return 1
+    pid = int(pid_file.read_text().strip())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        print(f"headroom: proxy {pid} was not running", file=sys.stderr)
+    pid_file.unlink(missing_ok=True)
+    return 0
+
+
+def cmd_ca(args: argparse.Namespace) -> int:
+    from certs.ca import TrustInstallError, ensure_ca, install_system_trust
+
+    ca = ensure_ca()
+    print(ca.bundle if args.bundle else ca.cert)
+    if args.install:
+        try:
+            print(install_system_trust(ca.cert), file=sys.stderr)
+        except TrustInstallError as e:
+            print(f"headroom ca: {e}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    from compressors import Context, compress
+    from compressors.tokens import count_tokens
+
+    text = sys.stdin.read()
+    context = Context(tool_name=args.hint, query=args.query or "")
+    started = time.perf_counter()
+    result = compress(text, context, args.kind)
+    ms = (time.perf_counter() - started) * 1000
+    sys.stdout.write(result.text)
+    if args.stats:
+        stats = {"kind": result.kind, "tokens_before": count_tokens(text), "tokens_after": count_tokens(result.text), "ms": round(ms, 3)}
+        print(json.dumps(stats), file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="headroom", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    def with_address(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--host", default="127.0.0.1", help="listen address (default loopback only)")
+        p.add_argument("--port", type=int, default=default_port(), help="port (default $HEADROOM_PORT or 8080)")
+        return p
+
+    p = with_address(sub.add_parser("proxy", help="run the proxy in the foreground"))
+    p.add_argument("--web", action="store_true", help="run mitmweb (flows with before/after token counts)")
+    p.add_argument("mitm_args", nargs=argparse.REMAINDER, help="extra mitmdump arguments after --")
+    p.set_defaults(func=cmd_proxy)
+
+    p = with_address(sub.add_parser("wrap", help="run a command through the proxy, trusting its CA"))
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_wrap)
+
+    sub.add_parser("stop", help="stop a proxy that `wrap` started in the background").set_defaults(func=cmd_stop)
+
+    p = sub.add_parser("ca", help="print the CA certificate path; --install trusts it system-wide")
+    p.add_argument("--install", action="store_true", help="add the CA to the system trust store")
+    p.add_argument("--bundle", action="store_true", help="print the system roots + CA bundle path instead")
+    p.set_defaults(func=cmd_ca)
+
+    p = sub.add_parser("compress", help="compress stdin to stdout")
+    p.add_argument("--kind", default="auto", help="auto (default) or a compressor kind")
+    p.add_argument("--query", help="the task, for relevance")
+    p.add_argument("--hint", help="the tool that produced the text (e.g. Read, Bash)")
+    p.add_argument("--stats", action="store_true", help="print one JSON line of stats to stderr")
+    p.set_defaults(func=cmd_compress)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("mitm_args", "command"):
+        rest = getattr(args, name, None)
+        if rest and rest[0] == "--":
+            setattr(args, name, rest[1:])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

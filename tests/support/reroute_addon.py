@@ -1,0 +1,34 @@
+"""Test-only mitmproxy addon: send the real API host names to local servers.
+
+Clients keep their default base URLs (https://api.anthropic.com ...) and HTTPS_PROXY, exactly
+as a user's; this addon only changes where mitmproxy's upstream connection goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mitmproxy import ctx
+from mitmproxy.proxy import server_hooks
+
+
+class Reroute:
+    def load(self, loader) -> None:
+        loader.add_option("reroute", Sequence[str], [], "host=port pairs: connect to 127.0.0.1:port for host")
+        loader.add_option("reroute_fail_compress", bool, False, "make every compression raise (fail-open test)")
+
+    def configure(self, updated: set[str]) -> None:
+        if "reroute_fail_compress" in updated and ctx.options.reroute_fail_compress:
+            def explode(text, context):
+                raise RuntimeError("injected compressor failure")
+
+            ctx.master.addons.get("rewrite").compress_fn = explode
+
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        table = dict(entry.split("=", 1) for entry in ctx.options.reroute)
+        host = data.server.address[0] if data.server.address else ""
+        if host in table:
+            data.server.address = ("127.0.0.1", int(table[host]))
+
+
+addons = [Reroute()]
