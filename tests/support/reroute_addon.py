@@ -6,6 +6,7 @@ as a user's; this addon only changes where mitmproxy's upstream connection goes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from mitmproxy import ctx
@@ -16,6 +17,7 @@ class Reroute:
     def load(self, loader) -> None:
         loader.add_option("reroute", Sequence[str], [], "host=port pairs: connect to 127.0.0.1:port for host")
         loader.add_option("reroute_fail_compress", bool, False, "make every compression raise (fail-open test)")
+        loader.add_option("reroute_slow_compress_ms", int, 0, "make every compression take this long (event-loop test)")
 
     def configure(self, updated: set[str]) -> None:
         if "reroute_fail_compress" in updated and ctx.options.reroute_fail_compress:
@@ -23,6 +25,16 @@ class Reroute:
                 raise RuntimeError("injected compressor failure")
 
             ctx.master.addons.get("rewrite").compress_fn = explode
+        if "reroute_slow_compress_ms" in updated and ctx.options.reroute_slow_compress_ms:
+            rewrite = ctx.master.addons.get("rewrite")
+            real = rewrite.compress_fn
+            delay = ctx.options.reroute_slow_compress_ms / 1000
+
+            def slow(text, context):
+                time.sleep(delay)  # stands in for a heavy compressor running in a worker thread
+                return real(text, context)
+
+            rewrite.compress_fn = slow
 
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         table = dict(entry.split("=", 1) for entry in ctx.options.reroute)

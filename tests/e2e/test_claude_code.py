@@ -1,0 +1,83 @@
+"""The flagship real client: Claude Code, run with `scripts/wrap claude -p …` against the mock.
+
+The mock asks Claude Code to Read a large file; Claude Code runs the tool and sends the
+tool_result back through the proxy; the mock checks it arrived compressed and valid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.mock_provider import Received, Reply, anthropic_reply
+
+ROOT = Path(__file__).resolve().parents[2]
+CLAUDE = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "claude"
+NEEDLE = "FATAL ledger-sync: checksum mismatch on batch 7781"
+FINAL = "The log shows a checksum mismatch on batch 7781."
+
+pytestmark = pytest.mark.skipif(not CLAUDE.exists(), reason="Claude Code CLI not installed (scripts/setup --test installs it)")
+
+
+def _tool_results(request: Received) -> list[dict]:
+    out = []
+    for message in request.json.get("messages", []):
+        if message.get("role") == "user" and isinstance(message.get("content"), list):
+            out += [b for b in message["content"] if b.get("type") == "tool_result"]
+    return out
+
+
+def test_claude_code_read_result_arrives_compressed(proxy, mock, tmp_path):
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    log_file = workdir / "ledger.log"
+    lines = ["ledger-sync started"] + ["INFO ledger-sync: batch accepted, waiting for next batch from queue"] * 300
+    lines += [NEEDLE] + ["DEBUG ledger-sync: heartbeat, connection pool healthy, 8 of 8 idle"] * 300 + ["ledger-sync stopped"]
+    log_file.write_text("\n".join(lines) + "\n")
+
+    def respond(request: Received) -> Reply | None:
+        if not request.path.split("?")[0].endswith("/v1/messages"):
+            return None
+        body = request.json
+        tools = {t.get("name") for t in body.get("tools", [])}
+        if "Read" not in tools:
+            return None  # side requests (titles, quota checks) get the default text
+        stream = bool(body.get("stream"))
+        if _tool_results(request):
+            return anthropic_reply([{"type": "text", "text": FINAL}], "end_turn", stream)
+        call = {"type": "tool_use", "id": "toolu_read_1", "name": "Read", "input": {"file_path": str(log_file)}}
+        return anthropic_reply([call], "tool_use", stream)
+
+    mock.responder = respond
+    home = tmp_path / "claude-home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "HEADROOM_HOME": str(proxy.home),
+        "HEADROOM_PORT": str(proxy.port),
+        "ANTHROPIC_API_KEY": "sk-ant-test-key",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+    }
+    command = [str(ROOT / "scripts" / "wrap"), str(CLAUDE), "-p", "What went wrong in ledger.log?", "--allowedTools", "Read", "--max-turns", "3"]
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"claude failed:\n{result.stdout}\n{result.stderr}"
+    assert FINAL in result.stdout
+
+    with_results = [r for r in mock.llm_requests() if _tool_results(r)]
+    assert with_results, "Claude Code never sent the tool_result back"
+    [tool_result] = _tool_results(with_results[0])
+    content = tool_result["content"]
+    text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+    assert NEEDLE in text
+    assert re.search(r"\[lines \d+-\d+ repeat line \d+\]", text), text[:500]
+    original_size = sum(len(line) + 8 for line in lines)
+    assert len(text) < original_size / 10
+    # the needle keeps its exact line number from Claude Code's numbered Read output
+    assert re.search(r"\b302\s*(→|\t)" + re.escape(NEEDLE), text)
