@@ -28,8 +28,8 @@ class Decision:
 
     kind: str
     text: str | None
-    tokens_before: int
-    tokens_after: int
+    tokens_before: int | None  # exact counts, filled in after forwarding
+    tokens_after: int | None
 
 
 def content_key(text: str) -> str:

@@ -2,6 +2,10 @@
 
 Pure of mitmproxy so it can be tested and benchmarked alone; the addon runs it in a worker
 thread and handles fail-open.
+
+Decisions use a fast character estimate of tokens, so they are deterministic and cheap; the
+exact (tiktoken) counts that reports and the ledger show are computed by `count_tokens_for`,
+which the addon runs after the body has been forwarded, off the request's critical path.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from addon.decision_memo import Decision, DecisionMemo, content_key
 from addon.json_splice import Replacement, splice
@@ -18,25 +22,31 @@ from compressors import Context, Result, compress
 from compressors.tokens import count_tokens
 
 CompressFn = Callable[[str, Context], Result]
+CHARS_PER_TOKEN = 4  # estimate for decisions only; reported counts are exact
+
+
+class NotJson(ValueError):
+    """The body is not UTF-8 JSON: it passes through untouched."""
 
 
 @dataclass(frozen=True)
 class Policy:
-    """When a segment is worth compressing."""
+    """When a segment is worth compressing (token figures estimated as chars / 4)."""
 
     min_tokens: int = 250  # below this a segment is left whole
-    min_saving: float = 0.10  # the result must save at least this share of tokens
-    min_saved_tokens: int = 50  # ... and at least this many
+    min_saving: float = 0.10  # the result must save at least this share
+    min_saved_tokens: int = 50  # ... and at least this many tokens
 
 
-@dataclass(frozen=True)
+@dataclass
 class SegmentReport:
     kind: str
     source: str
     tool_name: str | None
-    tokens_before: int
-    tokens_after: int
+    tokens_before: int | None  # None until counted
+    tokens_after: int | None
     memo: bool  # replayed from an earlier decision
+    key: str = field(default="", repr=False)
 
 
 @dataclass
@@ -48,29 +58,39 @@ class RewriteReport:
     fresh: int = 0
     rewritten: list[SegmentReport] = field(default_factory=list)
     ms: float = 0.0
+    # (report entry, original text, forwarded text) awaiting exact token counts
+    uncounted: list[tuple[SegmentReport, str, str]] = field(default_factory=list, repr=False)
+
+    @property
+    def counted(self) -> bool:
+        return not self.uncounted
 
     @property
     def tokens_before(self) -> int:
-        return sum(r.tokens_before for r in self.rewritten)
+        return sum(r.tokens_before or 0 for r in self.rewritten)
 
     @property
     def tokens_after(self) -> int:
-        return sum(r.tokens_after for r in self.rewritten)
+        return sum(r.tokens_after or 0 for r in self.rewritten)
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "tokens_before": self.tokens_before, "tokens_after": self.tokens_after}
+        data = asdict(self)
+        data.pop("uncounted")
+        for entry in data["rewritten"]:
+            entry.pop("key")
+        return {**data, "tokens_before": self.tokens_before, "tokens_after": self.tokens_after}
 
     def summary(self) -> str:
         """One line for a person: what changed and what it saved."""
         if not self.rewritten:
             return f"headroom: {self.provider}, {self.segments} segments, nothing to compress ({self.ms:.1f} ms)"
+        kinds = ", ".join(sorted({r.kind for r in self.rewritten}))
+        where = f"in {len(self.rewritten)} of {self.segments} segments [{kinds}], {self.ms:.1f} ms"
+        if not self.counted:
+            return f"headroom: compressed {where} (counting tokens…)"
         before, after = self.tokens_before, self.tokens_after
         share = 100 * (before - after) / before if before else 0.0
-        kinds = ", ".join(sorted({r.kind for r in self.rewritten}))
-        return (
-            f"headroom: {before:,} → {after:,} tokens (−{share:.0f}%) in {len(self.rewritten)} of "
-            f"{self.segments} segments [{kinds}], {self.ms:.1f} ms"
-        )
+        return f"headroom: {before:,} → {after:,} tokens (−{share:.0f}%) {where}"
 
 
 def rewrite_body(
@@ -79,15 +99,21 @@ def rewrite_body(
     memo: DecisionMemo,
     policy: Policy = Policy(),
     compress_fn: CompressFn = compress,
+    exact_counts: bool = True,
 ) -> tuple[bytes, RewriteReport]:
     """Return the body to forward and a report. Raises on bodies it cannot handle.
 
     Only segments the provider has not seen yet (after the model's last turn) are compressed;
     older ones get their memoised decision replayed, or stay untouched when there is none.
+    With `exact_counts` False the report's token counts are left for `count_tokens_for`.
     """
     started = time.perf_counter()
-    text = body.decode("utf-8")
-    parsed = adapter.parse(json.loads(text))
+    try:
+        text = body.decode("utf-8")
+        document = json.loads(text)
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError both
+        raise NotJson(str(e)) from e
+    parsed = adapter.parse(document)
     report = RewriteReport(adapter.name, segments=len(parsed.segments))
     replacements: list[Replacement] = []
     for segment in parsed.segments:
@@ -96,35 +122,52 @@ def rewrite_body(
         if decision is None or decision.text is None:
             continue
         replacements.append(Replacement(segment.path, decision.text))
-        report.rewritten.append(
-            SegmentReport(decision.kind, segment.source, segment.tool_name, decision.tokens_before, decision.tokens_after, replayed)
+        entry = SegmentReport(
+            decision.kind, segment.source, segment.tool_name, decision.tokens_before, decision.tokens_after, replayed, content_key(segment.text)
         )
+        report.rewritten.append(entry)
+        if decision.tokens_before is None:
+            report.uncounted.append((entry, segment.text, decision.text))
     out = splice(text, replacements).encode("utf-8") if replacements else body
     report.ms = (time.perf_counter() - started) * 1000
+    if exact_counts:
+        count_tokens_for(report, memo)
     return out, report
+
+
+def count_tokens_for(report: RewriteReport, memo: DecisionMemo) -> RewriteReport:
+    """Fill in exact token counts and remember them with the decision, so replays need none."""
+    for entry, original, forwarded in report.uncounted:
+        entry.tokens_before = count_tokens(original)
+        entry.tokens_after = count_tokens(forwarded)
+        known = memo.get(entry.key)
+        if known is not None and known.text == forwarded:
+            memo.put(entry.key, replace(known, tokens_before=entry.tokens_before, tokens_after=entry.tokens_after))
+    report.uncounted.clear()
+    return report
+
+
+def estimate_tokens(text: str) -> int:
+    """A deterministic, instant estimate used for decisions only."""
+    return len(text) // CHARS_PER_TOKEN
 
 
 def _decide(
     segment: Segment, query: str, memo: DecisionMemo, policy: Policy, compress_fn: CompressFn
 ) -> tuple[Decision | None, bool]:
-    # A cheap character bound first: most segments are small and need no tokenizer.
-    if len(segment.text) < policy.min_tokens * 2:
+    if estimate_tokens(segment.text) < policy.min_tokens:
         return None, False
     key = content_key(segment.text)
     if (known := memo.get(key)) is not None:
         return known, True
     if not segment.fresh:
         return None, False  # the provider saw it as it is; changing it now would break its cache
-    before = count_tokens(segment.text)
-    if before < policy.min_tokens:
-        return None, False
-    path = _path_argument(segment)
-    context = Context(segment.tool_name, segment.tool_args, path, query[-4000:], segment.source)
+    context = Context(segment.tool_name, segment.tool_args, _path_argument(segment), query[-4000:], segment.source)
     result = compress_fn(segment.text, context)
-    after = count_tokens(result.text) if result.text != segment.text else before
+    before, after = estimate_tokens(segment.text), estimate_tokens(result.text)
     saved = before - after
     worth = saved >= policy.min_saved_tokens and saved >= policy.min_saving * before
-    decision = Decision(result.kind, result.text if worth else None, before, after if worth else before)
+    decision = Decision(result.kind, result.text if worth else None, None, None)
     memo.put(key, decision)
     return decision, False
 

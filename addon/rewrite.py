@@ -8,13 +8,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, http
 
 from addon.decision_memo import DecisionMemo
 from addon.home import headroom_home, store_dir
-from addon.providers import adapter_for
-from addon.request_rewriter import Policy, rewrite_body
+from addon.providers import UnknownShape, adapter_for
+from addon.request_rewriter import NotJson, Policy, RewriteReport, count_tokens_for, rewrite_body
 from compressors import compress
+from compressors.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,10 @@ class Rewrite:
         self.compress_fn = compress  # tests swap this to prove fail-open
         self.memo: DecisionMemo | None = None
         self.executor: ThreadPoolExecutor | None = None
+        # Counting runs on its own thread so it never delays another request's compression.
+        self.count_executor = ThreadPoolExecutor(1, thread_name_prefix="headroom-count")
         self.policy = Policy()
+        self._background: set[asyncio.Future] = set()
 
     def load(self, loader) -> None:
         loader.add_option("headroom_enabled", bool, True, "Compress LLM request bodies (off: pass everything through).")
@@ -72,6 +76,10 @@ class Rewrite:
                 self.memo.close()
             self.memo = DecisionMemo(store_dir(Path(ctx.options.headroom_home).expanduser()) / "decisions")
 
+    def running(self) -> None:
+        # Load the tokenizer now, in a worker, rather than inside the first request.
+        self.count_executor.submit(count_tokens, "warm up")
+
     async def request(self, flow: http.HTTPFlow) -> None:
         if not ctx.options.headroom_enabled or flow.response is not None:
             return
@@ -97,24 +105,53 @@ class Rewrite:
                 return
             loop = asyncio.get_running_loop()
             new_body, report = await loop.run_in_executor(
-                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn
+                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn, False
             )
+        except (NotJson, UnknownShape) as e:
+            self.counters["not_json" if isinstance(e, NotJson) else "unknown_shape"] += 1
+            log.info("headroom: %s %s passed through: %s", adapter.name, request.path, e)
+            return
         except Exception as e:  # fail open: the original bytes go out untouched
             self.counters["errors"] += 1
             log.warning("headroom: %s %s passed through unchanged (%s: %s)", adapter.name, request.path, type(e).__name__, e)
             flow.metadata["headroom"] = {"error": f"{type(e).__name__}: {e}"}
             return
-        flow.metadata["headroom"] = report.as_dict()
         if new_body is not body:
             request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
             self.counters["rewritten"] += 1
-            flow.comment = report.summary()
             flow.marked = ":scissors:"
         else:
             self.counters["unchanged"] += 1
+        self._describe(flow, report)
+        if not report.counted:
+            # Exact token counts are for people and the ledger, not for forwarding: count them
+            # while the request is already on its way.
+            task = asyncio.ensure_future(self._count_later(flow, report))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _count_later(self, flow: http.HTTPFlow, report: RewriteReport) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.count_executor, count_tokens_for, report, self.memo)
+        except Exception as e:
+            log.warning("headroom: token counting failed (%s: %s)", type(e).__name__, e)
+            return
+        self._describe(flow, report)
+
+    @staticmethod
+    def _describe(flow: http.HTTPFlow, report: RewriteReport) -> None:
+        flow.metadata["headroom"] = report.as_dict()
+        if report.rewritten:
+            flow.comment = report.summary()
+
+    @command.command("headroom.counters")
+    def counters_command(self) -> str:
+        """What the rewriter did since start: rewritten, unchanged, errors and pass-through reasons."""
+        return ", ".join(f"{k}={v}" for k, v in sorted(self.counters.items())) or "nothing yet"
 
     def done(self) -> None:
         if self.executor:
             self.executor.shutdown(wait=False)
+        self.count_executor.shutdown(wait=False)
         if self.memo:
             self.memo.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from addon.providers.base import DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
+from addon.providers.base import UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
 
 
 class AnthropicMessages:
@@ -16,7 +16,7 @@ class AnthropicMessages:
     def parse(self, body: Any) -> ParsedRequest:
         messages = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(messages, list):
-            raise ValueError("no messages list")
+            raise UnknownShape("no messages list")
         boundary = last_index(messages, lambda m: isinstance(m, dict) and m.get("role") == "assistant")
         calls: dict[str, tuple[str, Any]] = {}
         segments: list[Segment] = []

@@ -12,6 +12,10 @@ from addon.json_splice import Path
 DOCUMENT_MIN_CHARS = 8_000
 
 
+class UnknownShape(ValueError):
+    """The body is JSON, but not of a shape this adapter knows: it passes through untouched."""
+
+
 @dataclass(frozen=True)
 class Segment:
     """One string in a request body that compression may rewrite."""
@@ -42,7 +46,7 @@ class ProviderAdapter(Protocol):
         """Whether this adapter owns the request path (query string excluded)."""
 
     def parse(self, body: Any) -> ParsedRequest:
-        """Segments and query of a decoded JSON body; raise ValueError for unknown shapes."""
+        """Segments and query of a decoded JSON body; raise UnknownShape for shapes it does not know."""
 
 
 def parse_arguments(raw: Any) -> Mapping[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from addon.providers.base import DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
+from addon.providers.base import UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
 
 # A functionResponse's `response` is free-form JSON; only its long string leaves are text
 # worth compressing (short ones are values the model may need verbatim).
@@ -20,7 +20,7 @@ class Gemini:
     def parse(self, body: Any) -> ParsedRequest:
         contents = body.get("contents") if isinstance(body, dict) else None
         if not isinstance(contents, list):
-            raise ValueError("no contents list")
+            raise UnknownShape("no contents list")
         boundary = last_index(contents, lambda c: isinstance(c, dict) and c.get("role") == "model")
         calls: dict[str, list[Any]] = {}
         segments: list[Segment] = []

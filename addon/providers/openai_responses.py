@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from addon.providers.base import DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index, parse_arguments
+from addon.providers.base import UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index, parse_arguments
 
 _MODEL_ITEMS = {"function_call", "custom_tool_call", "reasoning", "local_shell_call", "web_search_call"}
 _OUTPUT_ITEMS = {"function_call_output", "custom_tool_call_output", "local_shell_call_output"}
@@ -25,7 +25,7 @@ class OpenAIResponses:
         if isinstance(items, str):
             return ParsedRequest([], items)
         if not isinstance(items, list):
-            raise ValueError("no input list")
+            raise UnknownShape("no input list")
         boundary = last_index(items, _is_model_item)
         calls: dict[str, tuple[str, Any]] = {}
         segments: list[Segment] = []

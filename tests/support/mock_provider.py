@@ -40,6 +40,7 @@ class Reply:
     json: Any = None
     events: list[tuple[str | None, Any]] | None = None  # SSE: (event name, data)
     event_delay_s: float = 0.0
+    delay_s: float = 0.0  # before answering, as a model thinks
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -110,6 +111,7 @@ class MockProvider:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (~40 ms)
     mock: MockProvider
 
     def log_message(self, *args) -> None:  # keep test output quiet
@@ -132,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(self.mock.reply_for(request))
 
     def _reply(self, reply: Reply) -> None:
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
         if reply.events is None:
             data = json.dumps(reply.json).encode()
             self.send_response(reply.status)

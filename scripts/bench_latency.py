@@ -1,0 +1,139 @@
+"""Added proxy latency: the same requests through mitmdump with and without Headroom.
+
+Starts the TLS mock provider from tests/support on 127.0.0.1 and two mitmdump processes (both
+with the test reroute addon; one also with addon/headroom.py), then times Anthropic requests
+with bodies of 10 KB, 200 KB and 2 MB in two shapes:
+
+- fresh:   the body is one new tool output (Headroom must compress all of it);
+- history: the body is a conversation whose earlier tool outputs were already seen (decisions
+           are replayed from the memo) plus one new 4 KB tool output: the steady state of an
+           agent loop.
+
+Prints a table of p50/p99 per arm and the difference. Usage: scripts/bench_latency.py [-n N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import ssl
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tests.conftest import INTERCEPTED, Proxy  # noqa: E402
+from tests.support.mock_provider import MockProvider  # noqa: E402
+from tests.support.tls import make_server_tls  # noqa: E402
+
+SIZES = {"10 KB": 10_000, "200 KB": 200_000, "2 MB": 2_000_000}
+HEADERS = {"content-type": "application/json", "x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01"}
+
+
+def tool_output(size: int, salt: str) -> str:
+    """Build-log-like text of about `size` characters: runs of repeats, varied lines, errors."""
+    lines: list[str] = []
+    i = 0
+    while sum(len(x) + 1 for x in lines) < size:
+        lines.append(f"[{salt}] compiling module_{i % 97}.py ({i} of many) ok")
+        if i % 7 == 0:
+            lines += ["WARN cache miss for dependency graph, rebuilding shard"] * 12
+        if i % 53 == 0:
+            lines.append(f"ERROR module_{i}.py:{i % 400}: undefined name 'frobnicate_{salt}'")
+        i += 1
+    return "\n".join(lines)[:size]
+
+
+def turn(k: int, output: str) -> list[dict]:
+    return [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": f"toolu_{k}", "name": "Bash", "input": {"command": f"make step{k}"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{k}", "content": output}]},
+    ]
+
+
+def body_for(shape: str, size: int, request_no: int, history_turns: int | None = None) -> bytes:
+    """One request. `history_turns` cuts a history body short, to replay how it grew."""
+    messages: list[dict] = [{"role": "user", "content": "why does the build fail?"}]
+    if shape == "fresh":
+        messages += turn(1, tool_output(size, f"r{request_no}"))
+    else:
+        turns = max(1, size // 20_000)
+        per_turn = max(1_000, (size - 4_000) // turns)
+        for k in range(turns if history_turns is None else history_turns):
+            messages += turn(k, tool_output(per_turn, f"h{k}"))  # same every request: memo hits
+        if history_turns is None:
+            messages += turn(turns, tool_output(4_000, f"r{request_no}"))
+    return json.dumps({"model": "claude-bench", "max_tokens": 16, "messages": messages}).encode()
+
+
+def warm_history(proxy: Proxy, size: int, verify: ssl.SSLContext) -> None:
+    """Send the history turn by turn, as the agent loop did, so each output was once fresh."""
+    turns = max(1, size // 20_000)
+    time_requests(proxy, [body_for("history", size, -1, k) for k in range(1, turns + 1)], verify)
+
+
+def time_requests(proxy: Proxy, bodies: list[bytes], verify: ssl.SSLContext) -> list[float]:
+    timings = []
+    with httpx.Client(proxy=proxy.url, verify=verify, timeout=120) as client:
+        client.post("https://api.anthropic.com/v1/messages", content=b"{}", headers=HEADERS)  # connect + TLS once
+        for body in bodies:
+            started = time.perf_counter()
+            response = client.post("https://api.anthropic.com/v1/messages", content=body, headers=HEADERS)
+            timings.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+    return timings
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=40, help="requests per cell (2 MB cells use n/4)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="headroom-bench-"))
+    tls = make_server_tls(work / "tls")
+    mock = MockProvider(tls).start()
+    routes = {host: mock.port for host in INTERCEPTED}
+    bare = Proxy(work / "bare", tls, routes, options=["headroom_enabled=false"]).start()
+    headroom = Proxy(work / "headroom", tls, routes).start()
+    verify = ssl.create_default_context(cafile=str(headroom.ca.bundle))
+    verify_bare = ssl.create_default_context(cafile=str(bare.ca.bundle))
+    table = Table(title="Added proxy latency (ms): mitmdump with Headroom vs mitmdump alone")
+    for column in ("body", "shape", "n", "alone p50", "alone p99", "headroom p50", "headroom p99", "added p50", "added p99", "sent/original"):
+        table.add_column(column, justify="right")
+    try:
+        for label, size in SIZES.items():
+            n = max(5, args.n // 4) if size >= 1_000_000 else args.n
+            for shape in ("fresh", "history"):
+                bodies = [body_for(shape, size, i) for i in range(n)]
+                if shape == "history":
+                    warm_history(headroom, size, verify)
+                alone = time_requests(bare, bodies, verify_bare)
+                mock.received.clear()
+                with_headroom = time_requests(headroom, bodies, verify)
+                sent = sum(len(r.body) for r in mock.received if r.body != b"{}")
+                ratio = sent / sum(len(b) for b in bodies)
+                a50, a99 = percentile(alone, 0.5), percentile(alone, 0.99)
+                h50, h99 = percentile(with_headroom, 0.5), percentile(with_headroom, 0.99)
+                table.add_row(label, shape, str(n), f"{a50:.1f}", f"{a99:.1f}", f"{h50:.1f}", f"{h99:.1f}", f"{h50 - a50:+.1f}", f"{h99 - a99:+.1f}", f"{ratio:.2f}")
+    finally:
+        bare.stop()
+        headroom.stop()
+        mock.stop()
+    Console(width=160).print(table)
+    print("p50/p99 of per-request wall times; the mock answers at once, so the figures are the proxy alone")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
