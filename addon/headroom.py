@@ -14,9 +14,9 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
-from addon.ca_location import UseHeadroomConfdir  # noqa: E402
 from addon.host_filter import HostFilter  # noqa: E402
+from addon.local_defaults import LocalDefaults  # noqa: E402
 from addon.rewrite import Rewrite  # noqa: E402
 from addon.sse_streaming import StreamEvents  # noqa: E402
 
-addons = [UseHeadroomConfdir(), HostFilter(), Rewrite(), StreamEvents()]
+addons = [LocalDefaults(), HostFilter(), Rewrite(), StreamEvents()]
