@@ -8,7 +8,11 @@ from compressors.numbered_lines import split_numbered
 from compressors.types import Fold, Result
 
 # CSI sequences (colours, cursor moves) and OSC sequences (titles, hyperlinks).
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+# An OSC sequence never spans lines here, so an unterminated one cannot swallow text.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)")
+# Text that already holds a line shaped like a fold note could not be told apart from a real
+# fold afterwards, so such text is left as it is and not claimed lossless.
+_NOTE = re.compile(r"^\[(previous line repeated \d+ more times|lines \d+-\d+ repeat line \d+)\]$", re.M)
 MIN_RUN = 3  # shorter runs cost about as much to describe as to keep
 
 
@@ -23,6 +27,8 @@ def fold_repeated_lines(text: str) -> Result:
     Numbered file reads keep the first line's number and say which line numbers repeat it,
     so line numbers stay exact.
     """
+    if _NOTE.search(text):
+        return Result(text, "repeated_lines", False, ())
     numbered = split_numbered(text)
     if numbered is not None:
         return _fold_numbered(text, numbered)

@@ -8,6 +8,7 @@ say so (`TokenCounter.exact` is False and a warning is logged once), never silen
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
@@ -17,10 +18,16 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ENCODING = "o200k_base"
-# tiktoken caches its files under sha1(url); these are the names it looks for.
+# tiktoken caches its files under sha1(url); these are the names it looks for, and the sha256
+# it expects (from tiktoken_ext.openai_public). A file that fails tiktoken's own check is
+# deleted and re-downloaded, which offline means an error: check first and skip bad files.
 BPE_FILES = {
     "o200k_base": "fb374d419588a4632f3f557e76b4b70aebbca790",
     "cl100k_base": "9b5ad71b2ce5302211f9c61530b329a4922fc6a4",
+}
+BPE_SHA256 = {
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
 }
 
 
@@ -70,16 +77,21 @@ def _load_encoding(name: str):
 
     filename = BPE_FILES[name]
     for directory in candidate_dirs():
-        if (directory / filename).is_file():
-            previous = os.environ.get("TIKTOKEN_CACHE_DIR")
-            os.environ["TIKTOKEN_CACHE_DIR"] = str(directory)
-            try:
-                return tiktoken.get_encoding(name)
-            finally:
-                if previous is None:
-                    os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-                else:
-                    os.environ["TIKTOKEN_CACHE_DIR"] = previous
+        path = directory / filename
+        if not path.is_file():
+            continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() != BPE_SHA256[name]:
+            log.warning("headroom: %s is not tiktoken's %s file (wrong checksum); ignoring it", path, name)
+            continue
+        previous = os.environ.get("TIKTOKEN_CACHE_DIR")
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(directory)
+        try:
+            return tiktoken.get_encoding(name)
+        finally:
+            if previous is None:
+                os.environ.pop("TIKTOKEN_CACHE_DIR", None)
+            else:
+                os.environ["TIKTOKEN_CACHE_DIR"] = previous
     log.warning(
         "headroom: tiktoken file for %s not found in %s; token counts are estimates (chars/4). "
         "Run scripts/setup to install it.",

@@ -29,7 +29,8 @@ class Fold:
 
 @dataclass(frozen=True)
 class Result:
-    """A compressor's output. `lossless` means the original can be rebuilt from `text` alone."""
+    """A compressor's output. `lossless` means the original can be rebuilt from `text` alone
+    (terminal escape codes aside, which carry nothing for a model)."""
 
     text: str
     kind: str

@@ -26,7 +26,13 @@ START_TIMEOUT_S = 30.0
 
 
 def default_port() -> int:
-    return int(os.environ.get("HEADROOM_PORT", DEFAULT_PORT))
+    """$HEADROOM_PORT or 8080; only the verbs that listen or connect ask for it."""
+    raw = os.environ.get("HEADROOM_PORT", "")
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        sys.exit(f"headroom: HEADROOM_PORT={raw!r} is not a port number (1-65535)")
+    return int(raw)
 
 
 def proxy_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -114,15 +120,19 @@ def cmd_wrap(args: argparse.Namespace) -> int:
 
     if not args.command:
         sys.exit("headroom wrap: give a command to run, e.g. `headroom wrap claude`")
+    program = args.command[0]
+    found = shutil.which(program)
+    if found is None:  # say so before starting a proxy for nothing
+        sys.exit(f"headroom wrap: command not found or not executable: {program}")
     ca = ensure_ca()
     if not proxy_answers(args.host, args.port):
         print(f"headroom: starting the proxy on {args.host}:{args.port}", file=sys.stderr)
         start_background_proxy(args.host, args.port)
     env = wrap_environment(dict(os.environ), args.host, args.port, ca.cert, ca.bundle)
     try:
-        os.execvpe(args.command[0], args.command, env)
-    except FileNotFoundError:
-        sys.exit(f"headroom wrap: command not found: {args.command[0]}")
+        os.execve(found, args.command, env)
+    except OSError as e:
+        sys.exit(f"headroom wrap: cannot run {program}: {e.strerror}")
     return 0  # not reached
 
 
@@ -161,7 +171,10 @@ def cmd_compress(args: argparse.Namespace) -> int:
     text = sys.stdin.read()
     context = Context(tool_name=args.hint, query=args.query or "")
     started = time.perf_counter()
-    result = compress(text, context, args.kind)
+    try:
+        result = compress(text, context, args.kind)
+    except ValueError as e:
+        sys.exit(f"headroom compress: {e}")
     ms = (time.perf_counter() - started) * 1000
     sys.stdout.write(result.text)
     if args.stats:
@@ -176,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_address(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1", help="listen address (default loopback only)")
-        p.add_argument("--port", type=int, default=default_port(), help="port (default $HEADROOM_PORT or 8080)")
+        p.add_argument("--port", type=int, default=None, help="port (default $HEADROOM_PORT or 8080)")
         return p
 
     p = with_address(sub.add_parser("proxy", help="run the proxy in the foreground"))
@@ -206,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "port") and args.port is None:
+        args.port = default_port()
     for name in ("mitm_args", "command"):
         rest = getattr(args, name, None)
         if rest and rest[0] == "--":

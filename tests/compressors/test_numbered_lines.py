@@ -1,0 +1,85 @@
+"""split_numbered: recognise Claude Code's numbered Read output, and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from compressors.numbered_lines import NumberedLine, split_numbered
+
+
+def test_arrow_form_splits_into_number_prefix_and_content() -> None:
+    text = "     1→import os\n     2→\n     3→print(os.sep)\n"
+    assert split_numbered(text) == [
+        NumberedLine(1, "     1→", "import os"),
+        NumberedLine(2, "     2→", ""),
+        NumberedLine(3, "     3→", "print(os.sep)"),
+    ]
+
+
+def test_tab_form_splits_into_number_prefix_and_content() -> None:
+    assert split_numbered("    41\tdef f():\n    42\t    return 1") == [
+        NumberedLine(41, "    41\t", "def f():"),
+        NumberedLine(42, "    42\t", "    return 1"),
+    ]
+
+
+def test_prefixes_are_kept_exactly_as_written() -> None:
+    # Padding changes width at 9 -> 10 and may be missing entirely; the prefix is verbatim
+    # so a kept line can be written back byte for byte.
+    text = "  9→a\n 10→b\n11→c"
+    lines = split_numbered(text)
+    assert lines is not None
+    assert [line.prefix for line in lines] == ["  9→", " 10→", "11→"]
+    assert "\n".join(line.prefix + line.content for line in lines) == text
+
+
+def test_content_keeps_its_own_arrows_tabs_and_leading_spaces() -> None:
+    lines = split_numbered("1→  a→b\tc\n2\t\tindented")
+    assert lines is not None
+    assert [line.content for line in lines] == ["  a→b\tc", "\tindented"]
+
+
+def test_numbering_may_start_anywhere() -> None:
+    lines = split_numbered("   120→x\n   121→y")
+    assert lines is not None
+    assert [line.number for line in lines] == [120, 121]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1→a\n3→b",  # a gap
+        "2→a\n1→b",  # backwards
+        "1→a\n1→b",  # repeated number
+        "1→a\n2→b\n2→c",
+    ],
+    ids=["gap", "backwards", "repeat", "repeat-at-end"],
+)
+def test_numbers_must_be_consecutive(text: str) -> None:
+    assert split_numbered(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\n",
+        "1→only one line",
+        "1→only one line\n",
+        "plain text\nmore plain text",
+        "1→a\nplain\n3→c",  # one unnumbered line spoils it
+        "1→a\n2→b\n\n",  # a blank line that is not numbered
+        "1: a\n2: b",  # other separators are not Read output
+        "1 a\n2 b",
+        "\t1→a\n\t2→b",  # only spaces may pad the number
+        "x1→a\nx2→b",
+    ],
+)
+def test_anything_else_is_not_numbered(text: str) -> None:
+    assert split_numbered(text) is None
+
+
+def test_one_trailing_newline_is_allowed() -> None:
+    with_newline = split_numbered("1→a\n2→b\n")
+    assert with_newline is not None
+    assert with_newline == split_numbered("1→a\n2→b")
