@@ -20,15 +20,26 @@ DEFAULT_HOSTS = (
 
 def host_matches(host: str, port: int | None, patterns: Sequence[str]) -> bool:
     """Whether host (and port) match one of the patterns: `name`, `*.domain` or `name:port`."""
-    host = host.lower().rstrip(".")
+    host = host.lower().rstrip(".").strip("[]")
     for pattern in patterns:
-        pattern = pattern.strip().lower()
-        name, _, want_port = pattern.rpartition(":") if pattern.count(":") == 1 else (pattern, "", "")
+        name, want_port = split_pattern(pattern)
         if want_port and (port is None or str(port) != want_port):
             continue
-        if fnmatch.fnmatchcase(host, name or pattern):
+        if name == host or fnmatch.fnmatchcase(host, name):
             return True
     return False
+
+
+def split_pattern(pattern: str) -> tuple[str, str]:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` → (host, port or "")."""
+    pattern = pattern.strip().lower()
+    if pattern.startswith("["):  # bracketed IPv6, so that ':' and '[' are not misread
+        address, _, rest = pattern[1:].partition("]")
+        return address, rest.lstrip(":")
+    if pattern.count(":") == 1:
+        name, _, port = pattern.partition(":")
+        return name.rstrip("."), port
+    return pattern.rstrip("."), ""
 
 
 class HostFilter:

@@ -75,6 +75,7 @@ def _walk(
         pos = _WS.match(doc, pos + 1).end()
         if doc.startswith("}", pos):
             return pos + 1
+        seen: set[str] = set()
         while True:
             if not doc.startswith('"', pos):
                 raise SpliceError(f"expected a key at offset {pos}")
@@ -83,6 +84,11 @@ def _walk(
             if not doc.startswith(":", pos):
                 raise SpliceError(f"expected ':' at offset {pos}")
             pos = _WS.match(doc, pos + 1).end()
+            if key in seen:  # a duplicate key: like json.loads, only the last one counts
+                child = path + (key,)
+                for stale in [p for p in spans if p[: len(child)] == child]:
+                    del spans[stale]
+            seen.add(key)
             pos = _walk(doc, pos, path + (key,), wanted, prefixes, spans)
             pos = _WS.match(doc, pos).end()
             if doc.startswith(",", pos):
@@ -120,6 +126,8 @@ def splice(doc: str, replacements: list[Replacement]) -> str:
     """Return `doc` with each replacement's string value swapped in, nothing else changed."""
     if not replacements:
         return doc
+    if len({r.path for r in replacements}) != len(replacements):
+        raise SpliceError("two replacements for the same path")
     spans = find_string_spans(doc, [r.path for r in replacements])
     edits = sorted(((spans[r.path], encode_string(r.text)) for r in replacements), key=lambda e: e[0][0])
     out: list[str] = []

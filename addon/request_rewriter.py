@@ -23,6 +23,9 @@ from compressors.tokens import count_tokens
 
 CompressFn = Callable[[str, Context], Result]
 CHARS_PER_TOKEN = 4  # estimate for decisions only; reported counts are exact
+# Below this no segment is ever compressed, whatever the policy: it spares the memo a lookup
+# for every small string, and no policy change can hide an earlier decision for a larger one.
+MIN_SEGMENT_CHARS = 256
 
 
 class NotJson(ValueError):
@@ -33,7 +36,7 @@ class NotJson(ValueError):
 class Policy:
     """When a segment is worth compressing (token figures estimated as chars / 4)."""
 
-    min_tokens: int = 250  # below this a segment is left whole
+    min_tokens: int = 250  # below this a segment is left whole (at least MIN_SEGMENT_CHARS)
     min_saving: float = 0.10  # the result must save at least this share
     min_saved_tokens: int = 50  # ... and at least this many tokens
 
@@ -116,9 +119,12 @@ def rewrite_body(
     parsed = adapter.parse(document)
     report = RewriteReport(adapter.name, segments=len(parsed.segments))
     replacements: list[Replacement] = []
+    new_decisions: list[tuple[str, Decision]] = []
     for segment in parsed.segments:
         report.fresh += segment.fresh
         decision, replayed = _decide(segment, parsed.query, memo, policy, compress_fn)
+        if decision is not None and not replayed:
+            new_decisions.append((content_key(segment.text), decision))
         if decision is None or decision.text is None:
             continue
         replacements.append(Replacement(segment.path, decision.text))
@@ -129,6 +135,10 @@ def rewrite_body(
         if decision.tokens_before is None:
             report.uncounted.append((entry, segment.text, decision.text))
     out = splice(text, replacements).encode("utf-8") if replacements else body
+    # Remember decisions only once the body they went out in exists: a body that fails later
+    # goes out as the original, and a remembered decision would then be replayed wrongly.
+    for key, decision in new_decisions:
+        memo.put(key, decision)
     report.ms = (time.perf_counter() - started) * 1000
     if exact_counts:
         count_tokens_for(report, memo)
@@ -155,21 +165,29 @@ def estimate_tokens(text: str) -> int:
 def _decide(
     segment: Segment, query: str, memo: DecisionMemo, policy: Policy, compress_fn: CompressFn
 ) -> tuple[Decision | None, bool]:
-    if estimate_tokens(segment.text) < policy.min_tokens:
+    if len(segment.text) < MIN_SEGMENT_CHARS:
         return None, False
-    key = content_key(segment.text)
-    if (known := memo.get(key)) is not None:
+    # The memo comes before any policy check: once a form was forwarded, it is forwarded again
+    # even if the policy has changed since.
+    if (known := memo.get(content_key(segment.text))) is not None:
         return known, True
-    if not segment.fresh:
+    if not segment.fresh or estimate_tokens(segment.text) < policy.min_tokens:
         return None, False  # the provider saw it as it is; changing it now would break its cache
     context = Context(segment.tool_name, segment.tool_args, _path_argument(segment), query[-4000:], segment.source)
     result = compress_fn(segment.text, context)
     before, after = estimate_tokens(segment.text), estimate_tokens(result.text)
     saved = before - after
-    worth = saved >= policy.min_saved_tokens and saved >= policy.min_saving * before
-    decision = Decision(result.kind, result.text if worth else None, None, None)
-    memo.put(key, decision)
-    return decision, False
+    worth = saved >= policy.min_saved_tokens and saved >= policy.min_saving * before and _sendable(result.text)
+    return Decision(result.kind, result.text if worth else None, None, None), False
+
+
+def _sendable(text: str) -> bool:
+    """Whether text can travel as UTF-8 (a lone surrogate from a cut emoji cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _path_argument(segment: Segment) -> str | None:
