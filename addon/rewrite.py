@@ -101,27 +101,52 @@ class Rewrite:
             return
         try:
             body = request.get_content(strict=True)
-            if not body:
-                return
-            loop = asyncio.get_running_loop()
-            new_body, report = await loop.run_in_executor(
+        except ValueError as e:  # a Content-Encoding that does not decode
+            self.counters["errors"] += 1
+            log.warning("headroom: %s passed through: body does not decode (%s)", request.path, e)
+            return
+        if not body:
+            return
+        new_body = await self._rewrite(flow, adapter, body)
+        if new_body is not None:
+            request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """The Responses API over WebSocket (Codex prefers it): each client `response.create`
+        message carries a request body, rewritten like an HTTP one."""
+        if not ctx.options.headroom_enabled or flow.websocket is None:
+            return
+        message = flow.websocket.messages[-1]
+        host_filter = ctx.master.addons.get("hostfilter")
+        if not message.from_client or not message.is_text:
+            return
+        if host_filter and not host_filter.wants(flow.request.pretty_host, flow.request.port):
+            return
+        adapter = adapter_for(flow.request.path)
+        if adapter is None or adapter.name != "openai_responses" or b'"response.create"' not in message.content[:4096]:
+            return
+        if len(message.content) > ctx.options.headroom_max_body_mb * 1024 * 1024:
+            self.counters["too_large"] += 1
+            return
+        new_content = await self._rewrite(flow, adapter, message.content)
+        if new_content is not None:
+            message.content = new_content
+
+    async def _rewrite(self, flow: http.HTTPFlow, adapter, body: bytes) -> bytes | None:
+        """The rewritten body, or None to forward the original (unchanged, or any failure)."""
+        try:
+            new_body, report = await asyncio.get_running_loop().run_in_executor(
                 self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn, False
             )
         except (NotJson, UnknownShape) as e:
             self.counters["not_json" if isinstance(e, NotJson) else "unknown_shape"] += 1
-            log.info("headroom: %s %s passed through: %s", adapter.name, request.path, e)
-            return
+            log.info("headroom: %s %s passed through: %s", adapter.name, flow.request.path, e)
+            return None
         except Exception as e:  # fail open: the original bytes go out untouched
             self.counters["errors"] += 1
-            log.warning("headroom: %s %s passed through unchanged (%s: %s)", adapter.name, request.path, type(e).__name__, e)
+            log.warning("headroom: %s %s passed through unchanged (%s: %s)", adapter.name, flow.request.path, type(e).__name__, e)
             flow.metadata["headroom"] = {"error": f"{type(e).__name__}: {e}"}
-            return
-        if new_body is not body:
-            request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
-            self.counters["rewritten"] += 1
-            flow.marked = ":scissors:"
-        else:
-            self.counters["unchanged"] += 1
+            return None
         self._describe(flow, report)
         if not report.counted:
             # Exact token counts are for people and the ledger, not for forwarding: count them
@@ -129,6 +154,12 @@ class Rewrite:
             task = asyncio.ensure_future(self._count_later(flow, report))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+        if new_body is body:
+            self.counters["unchanged"] += 1
+            return None
+        self.counters["rewritten"] += 1
+        flow.marked = ":scissors:"
+        return new_body
 
     async def _count_later(self, flow: http.HTTPFlow, report: RewriteReport) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import ssl
 
 import anthropic
@@ -115,3 +116,30 @@ def test_llm_host_is_intercepted_with_the_headroom_ca(proxy, mock, upstream_tls)
     with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=str(upstream_tls.ca_cert))) as client:
         with pytest.raises(httpx.ConnectError):
             client.post("https://api.anthropic.com/v1/messages", json={})
+
+
+def test_openai_responses_over_websocket(proxy, mock, monkeypatch):
+    """Codex speaks the Responses API over a WebSocket first: its `response.create` messages
+    are rewritten like HTTP bodies, and the server's events come back untouched."""
+    from websockets.sync.client import connect
+
+    items = [
+        {"role": "user", "content": [{"type": "input_text", "text": "why did the payment fail?"}]},
+        {"type": "function_call", "call_id": "call_1", "name": "shell", "arguments": json.dumps({"command": ["cat", "app.log"]})},
+        {"type": "function_call_output", "call_id": "call_1", "output": noisy_log()},
+    ]
+    message = json.dumps({"type": "response.create", "model": "gpt-test", "input": items})
+    with proxy.client_env(monkeypatch):
+        verify = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+        with connect("wss://api.openai.com/v1/responses", ssl=verify, additional_headers={"authorization": "Bearer sk-test"}) as ws:
+            ws.send(message)
+            events = []
+            while not events or events[-1]["type"] != "response.completed":
+                events.append(json.loads(ws.recv(timeout=10)))
+    [seen] = mock.llm_requests()
+    assert seen.method == "WS"
+    sent = seen.json["input"][2]["output"]
+    assert NEEDLE in sent and len(sent) < len(noisy_log()) / 3
+    assert seen.json["input"][:2] == items[:2]
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert text == f"mock received {len(seen.body)} bytes"

@@ -118,7 +118,45 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if self.headers.get("upgrade", "").lower() == "websocket" and _api_of(self.path) == "openai_responses":
+            self._serve_websocket()
+            return
         self._reply(Reply(404, {"error": {"type": "not_found", "message": self.path}}))
+
+    def _serve_websocket(self) -> None:
+        """The Responses API over WebSocket: each `response.create` message gets the events of
+        a streamed response back as text messages."""
+        from wsproto import ConnectionType, WSConnection
+        from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
+
+        ws = WSConnection(ConnectionType.SERVER)
+        head = f"GET {self.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in self.headers.items()) + "\r\n"
+        ws.receive_data(head.encode())
+        sock = self.connection
+        buffer: list[str] = []
+        for event in ws.events():
+            if isinstance(event, Request):
+                sock.sendall(ws.send(AcceptConnection()))
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, CloseConnection):
+                    sock.sendall(ws.send(event.response()))
+                    return
+                if isinstance(event, TextMessage):
+                    buffer.append(event.data)
+                    if not event.message_finished:
+                        continue
+                    text, buffer = "".join(buffer), []
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    request = Received("WS", self.path, headers, text.encode(), text.encode())
+                    self.mock.received.append(request)
+                    reply = self.mock.reply_for(request)
+                    for _, payload in reply.events or []:
+                        sock.sendall(ws.send(Message(data=json.dumps(payload))))
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -188,7 +226,7 @@ def default_reply(request: Received) -> Reply:
     except ValueError:
         return Reply(400, {"error": {"type": "invalid_request_error", "message": "body is not JSON"}})
     text = f"mock received {len(request.body)} bytes"
-    stream = bool(body.get("stream")) or "streamGenerateContent" in request.path
+    stream = bool(body.get("stream")) or "streamGenerateContent" in request.path or request.method == "WS"
     return text_reply(api, text, stream)
 
 
@@ -209,8 +247,14 @@ def text_reply(api: str, text: str, stream: bool) -> Reply:
         final = _response_object(text)
         if not stream:
             return Reply(json=final)
+        item = final["output"][0]
+        started = {**item, "status": "in_progress", "content": []}
         events = [("response.created", {"type": "response.created", "response": {**final, "status": "in_progress", "output": []}})]
+        events += [("response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": started})]
+        events += [("response.content_part.added", {"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}})]
         events += [("response.output_text.delta", {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": w}) for w in words]
+        events += [("response.output_text.done", {"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": text})]
+        events += [("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item})]
         events += [("response.completed", {"type": "response.completed", "response": final})]
         return Reply(events=events)
     candidate = lambda t: {"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}}  # noqa: E731
