@@ -1,32 +1,93 @@
-"""Pick a compressor for a piece of text, from the tool call first and the content second."""
+"""Route a text to its compressor: unwrap agent envelopes and line numbers, pick the kind,
+run the compressor, and put envelope and numbers back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from compressors.repeated_lines import fold_repeated_lines
+from compressors.detect import choose_kind
+from compressors.lines import LineCompressor, check_selection, selection_result
+from compressors.numbered_lines import split_numbered
+from compressors.repeated_lines import fold_repeated_lines, strip_ansi
 from compressors.types import Context, Result
 
-Compressor = Callable[[str, Context], Result]
+TextCompressor = Callable[[str, Context], Result]
 
-# Kinds that exist today. The structured compressors (json, log, test, search, diff, html,
-# code) and the text model plug in here as they land.
-COMPRESSORS: dict[str, Compressor] = {
-    "repeated_lines": lambda text, context: fold_repeated_lines(text),
+# kind -> (module, function, "lines" | "text"). Imported lazily: a compressor that fails to
+# import leaves its kind to the lossless pass instead of breaking every kind.
+REGISTRY: dict[str, tuple[str, str, str]] = {
+    "json": ("compressors.json_crusher", "compress_json", "text"),
+    "html": ("compressors.html_page", "compress_html", "text"),
+    "code": ("compressors.code_outline", "select_code", "lines"),
+    "log": ("compressors.log_output", "select_log", "lines"),
+    "test": ("compressors.test_output", "select_test", "lines"),
+    "search": ("compressors.search_results", "select_search", "lines"),
+    "diff": ("compressors.vcs_output", "select_vcs", "lines"),
+    "build": ("compressors.build_output", "select_build", "lines"),
 }
+KINDS = ("auto", *REGISTRY, "text", "repeated_lines")
+MODES = ("on", "lossless", "off")
+
+# mini-swe-agent wraps every output as <returncode>N</returncode>\n<output>\n…\n</output>.
+_ENVELOPE = re.compile(r"\A(<returncode>-?\d+</returncode>\n<output>\n?)(.*?)(\n?</output>\s*)\Z", re.DOTALL)
 
 
-def choose_kind(text: str, context: Context) -> str:
-    """The compressor kind for this text."""
-    return "repeated_lines"
+@dataclass(frozen=True)
+class Settings:
+    """User configuration: a mode per kind, tools to leave alone."""
+
+    modes: Mapping[str, str] = field(default_factory=dict)  # kind -> on | lossless | off
+    exclude_tools: tuple[str, ...] = ()
+
+    def mode(self, kind: str) -> str:
+        return self.modes.get(kind, "on")
 
 
-def route(text: str, context: Context, kind: str = "auto") -> Result:
-    """Compress `text` with the compressor for `kind` (chosen from the text when "auto")."""
-    if kind == "auto":
-        kind = choose_kind(text, context)
+def load(kind: str) -> tuple[Callable, str] | None:
+    """The compressor function for a kind and whether it works on lines or text."""
+    module_name, function, shape = REGISTRY[kind]
     try:
-        compressor = COMPRESSORS[kind]
-    except KeyError:
-        raise ValueError(f"unknown compressor kind {kind!r}; known: {', '.join(sorted(COMPRESSORS))}") from None
-    return compressor(text, context)
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return getattr(module, function), shape
+
+
+def route(text: str, context: Context, kind: str = "auto", settings: Settings = Settings()) -> Result:
+    """Compress `text` with the compressor for `kind` (chosen from tool call and text on "auto")."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown compressor kind {kind!r}; known: {', '.join(KINDS)}")
+    if context.tool_name and context.tool_name in settings.exclude_tools:
+        return Result(text, "excluded", True, ())
+    envelope = _ENVELOPE.match(text)
+    if envelope:
+        head, body, tail = envelope.groups()
+        inner = route(body, context, kind, settings)
+        return Result(head + inner.text + tail, inner.kind, inner.lossless, inner.folds)
+    clean = strip_ansi(text)
+    numbered = split_numbered(clean)
+    content = "\n".join(n.content for n in numbered) if numbered else clean
+    if kind == "auto":
+        kind = choose_kind(content, context)
+    mode = settings.mode(kind)
+    if mode == "off":
+        return Result(text, kind, True, ())
+    if kind in ("text", "repeated_lines") or mode == "lossless" or (found := load(kind)) is None:
+        result = fold_repeated_lines(clean)
+        return Result(result.text, kind if kind != "auto" else result.kind, result.lossless, result.folds)
+    function, shape = found
+    if shape == "text":
+        if numbered:  # a numbered file read must keep its numbers: fold lines, don't rewrite
+            return fold_repeated_lines(clean)
+        return function(clean, context)
+    lines = [n.content for n in numbered] if numbered else clean.split("\n")
+    selection = function(lines, context)
+    check_selection(selection, len(lines))
+    prefixes = [n.prefix for n in numbered] if numbered else None
+    result = selection_result(lines, selection, kind, prefixes, numbered[0].number if numbered else 1)
+    if numbered and clean.endswith("\n"):
+        result = Result(result.text + "\n", result.kind, result.lossless, result.folds)
+    return result

@@ -17,6 +17,17 @@ class Context:
     query: str = ""  # the user's latest request, for relevance
     source: str = "tool_output"  # tool_output | document
 
+    @property
+    def command(self) -> str:
+        """The shell command that produced the output, when the tool call carries one."""
+        for name in ("command", "cmd", "script"):
+            value = self.tool_args.get(name)
+            if isinstance(value, str):
+                return value
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return " ".join(value)
+        return ""
+
 
 @dataclass(frozen=True)
 class Fold:

@@ -1,54 +1,65 @@
-"""compress() and the router: automatic choice, forced kinds, and unknown kinds."""
+"""The router: kinds, modes, tool exclusions, agent envelopes and numbered reads."""
 
 from __future__ import annotations
 
 import pytest
 
-from compressors import Context, Result, compress
-from compressors.repeated_lines import fold_repeated_lines
-from compressors.router import COMPRESSORS, choose_kind, route
+from compressors import KINDS, Context, Settings, compress
+from compressors.lines import Keep, Note
+from compressors.router import REGISTRY, route
 
 REPEATED = "\n".join(["build step failed, retrying with backoff"] * 6)
 
 
-def test_auto_picks_a_known_kind_and_compresses() -> None:
-    result = compress(REPEATED)
-    assert isinstance(result, Result)
-    assert result.kind in COMPRESSORS
-    assert result.text == "build step failed, retrying with backoff\n[previous line repeated 5 more times]"
-
-
-def test_auto_is_the_default_kind() -> None:
-    assert compress(REPEATED) == compress(REPEATED, kind="auto") == compress(REPEATED, Context(), "auto")
-
-
-def test_auto_routes_by_choose_kind() -> None:
-    context = Context(tool_name="Bash", tool_args={"command": "make"})
-    kind = choose_kind(REPEATED, context)
-    assert kind in COMPRESSORS
-    assert route(REPEATED, context) == COMPRESSORS[kind](REPEATED, context)
-
-
-def test_a_forced_kind_runs_that_compressor() -> None:
-    result = compress(REPEATED, Context(tool_name="Read", path="/tmp/x.log"), kind="repeated_lines")
-    assert result == fold_repeated_lines(REPEATED)
-    assert result.kind == "repeated_lines"
+def test_unknown_kind_raises_value_error_naming_the_known_kinds() -> None:
+    with pytest.raises(ValueError) as excinfo:
+        compress(REPEATED, kind="no-such-kind")
+    assert "'no-such-kind'" in str(excinfo.value)
+    for kind in KINDS:
+        assert kind in str(excinfo.value)
 
 
 def test_compress_accepts_no_context() -> None:
     assert compress("plain", None).text == "plain"
 
 
-def test_unknown_kind_raises_value_error_naming_the_known_kinds() -> None:
-    with pytest.raises(ValueError) as excinfo:
-        compress(REPEATED, kind="no-such-kind")
-    message = str(excinfo.value)
-    assert "'no-such-kind'" in message
-    for kind in COMPRESSORS:
-        assert kind in message
-    assert excinfo.value.__cause__ is None  # the KeyError is not chained onto the user's error
+def test_excluded_tool_is_left_whole() -> None:
+    result = compress(REPEATED, Context(tool_name="mcp__crm__lookup"), settings=Settings(exclude_tools=("mcp__crm__lookup",)))
+    assert result.text == REPEATED and result.kind == "excluded"
 
 
-def test_kind_names_are_case_sensitive() -> None:
-    with pytest.raises(ValueError, match="unknown compressor kind 'Repeated_Lines'"):
-        route(REPEATED, Context(), "Repeated_Lines")
+def test_mode_off_leaves_a_kind_alone_and_lossless_only_folds_repeats() -> None:
+    context = Context(tool_name="Bash", tool_args={"command": "pytest -q"})
+    off = compress(REPEATED, context, settings=Settings(modes={"test": "off"}))
+    assert off.text == REPEATED and off.kind == "test"
+    lossless = compress(REPEATED, context, settings=Settings(modes={"test": "lossless"}))
+    assert lossless.lossless and "[previous line repeated 5 more times]" in lossless.text
+
+
+def test_mini_swe_agent_envelope_is_kept_around_the_compressed_output() -> None:
+    text = f"<returncode>1</returncode>\n<output>\n{REPEATED}\n</output>"
+    result = compress(text, kind="repeated_lines")
+    assert result.text.startswith("<returncode>1</returncode>\n<output>\n")
+    assert result.text.endswith("\n</output>")
+    assert "[previous line repeated 5 more times]" in result.text
+
+
+def test_numbered_read_keeps_every_kept_line_number(monkeypatch) -> None:
+    """A line compressor sees the content only; the router puts the numbers back."""
+
+    def keep_first_and_last(lines, context):
+        return [Keep(0, 1), Note("[… 3 lines folded]", 1, 4), Keep(4, 5)]
+
+    monkeypatch.setitem(REGISTRY, "log", ("tests.compressors.test_router", "_unused", "lines"))
+    monkeypatch.setattr("compressors.router.load", lambda kind: (keep_first_and_last, "lines"))
+    text = "".join(f"{n:6d}→line {n}\n" for n in range(10, 15))
+    result = route(text, Context(tool_name="Read", path="/x/app.log"), "log")
+    assert result.text == "    10→line 10\n[… 3 lines folded]\n    14→line 14\n"
+    assert result.folds[0].first_line == 11 and result.folds[0].last_line == 13
+    assert not result.lossless
+
+
+def test_a_selection_that_loses_lines_is_rejected(monkeypatch) -> None:
+    monkeypatch.setattr("compressors.router.load", lambda kind: (lambda lines, context: [Keep(0, 1)], "lines"))
+    with pytest.raises(ValueError, match="covers 1 of"):
+        route("a\nb\nc", Context(), "log")

@@ -1,0 +1,134 @@
+"""Which kind of output a text is: from the tool call first, then from the content."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+from compressors.types import Context
+
+CODE_EXTENSIONS = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
+    ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript", ".tsx": "tsx", ".go": "go", ".rs": "rust",
+    ".java": "java", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp",
+    ".hh": "cpp", ".cs": "csharp", ".rb": "ruby", ".php": "php", ".kt": "kotlin", ".swift": "swift",
+    ".scala": "scala",
+}  # fmt: skip
+_FILE_KINDS = {".json": "json", ".html": "html", ".htm": "html", ".log": "log", ".diff": "diff", ".patch": "diff"}
+
+_TEST_COMMANDS = re.compile(
+    r"(^|[\s/;&|(])(pytest|py\.test|tox|nox|jest|vitest|mocha|ava|phpunit|rspec|minitest|ctest|"
+    r"runtests\.py|manage\.py test|-m pytest|-m unittest|go test|cargo test|cargo nextest|mvn( \S+)* test|"
+    r"gradlew?( \S+)* test|npm( run)? test|yarn test|pnpm test|bun test|dotnet test|mix test)\b"
+)
+_VCS_COMMANDS = re.compile(r"(^|[\s;&|(])git\s+(-\S+\s+)*(diff|show|log|status|blame|stash show|format-patch)\b")
+_SEARCH_COMMANDS = re.compile(r"(^|[\s;&|(])(grep|egrep|fgrep|rg|ag|ack|git grep|find|fd|ls|tree|locate)\b")
+_BUILD_COMMANDS = re.compile(
+    r"(^|[\s;&|(])(tsc|eslint|ruff|mypy|pyright|flake8|pylint|gcc|g\+\+|clang|make|cmake|ninja|"
+    r"cargo (build|check|clippy)|go (build|vet)|npm run (build|lint)|mvn( \S+)* (compile|package)|javac)\b"
+)
+_READ_COMMANDS = re.compile(r"^\s*(cat|head|tail|nl|less|bat|sed -n \S+)\s")
+_READ_TOOLS = {"read", "read_file", "readfile", "view", "open", "view_file", "str_replace_editor", "cat"}
+_SEARCH_TOOLS = {"grep", "glob", "ls", "list_dir", "list_files", "find_file", "search_dir", "search_file", "find", "search"}
+_HTML_TOOLS = {"webfetch", "web_fetch", "fetch", "browse", "scrape"}
+
+_DIFF_RE = re.compile(r"^(diff --git |--- a/|\+\+\+ b/|@@ -\d+(,\d+)? \+\d+(,\d+)? @@)", re.MULTILINE)
+_HTML_RE = re.compile(r"<(!doctype html|html|head|body|div|p|table|script|span|a)\b", re.IGNORECASE)
+_TEST_RE = re.compile(
+    r"(^=+ (FAILURES|ERRORS|short test summary info|\d+ (passed|failed)).*=+$|^collected \d+ items?|"
+    r"^Ran \d+ tests? in |^(FAILED|PASSED|ERROR) \S+::|^--- (FAIL|PASS): |^test result: (ok|FAILED)\.|"
+    r"^Tests?:\s+\d+ (passed|failed)|^Tests run: \d+, Failures: )",
+    re.MULTILINE,
+)
+_GREP_LINE = re.compile(r"^[^\s:]+:\d+[:-]")
+_LOG_LINE = re.compile(
+    r"(^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|^\[?\d{2}:\d{2}:\d{2}|\b(DEBUG|INFO|WARN|WARNING|ERROR|FATAL|TRACE)\b)"
+)
+_CODE_HINT = re.compile(
+    r"^\s*(def |class |import |from \S+ import |function |const |let |var |export |package |func |fn |"
+    r"pub |impl |struct |#include|public |private |protected |namespace |using |module |require)"
+)
+
+
+def extension(path: str | None) -> str:
+    """The lower-case extension of a path, with the dot ('' when none)."""
+    if not path:
+        return ""
+    name = path.rsplit("/", 1)[-1]
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def command_file(command: str) -> str | None:
+    """The file a read-like shell command (`cat x.py`, `sed -n 1,80p x.py`) prints, if any."""
+    if not _READ_COMMANDS.match(command) or any(c in command for c in "|;&><"):
+        return None
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    files = [w for w in words[1:] if not w.startswith("-") and "." in w.rsplit("/", 1)[-1]]
+    return files[-1] if len(files) == 1 else None
+
+
+def kind_from_tool(context: Context) -> str | None:
+    """The kind implied by the tool call alone, when it is clear."""
+    tool = (context.tool_name or "").lower()
+    command = context.command
+    read_path = command_file(command) if command else None
+    if tool in _READ_TOOLS or read_path:
+        ext = extension(read_path or context.path)
+        if ext in CODE_EXTENSIONS:
+            return "code"
+        return _FILE_KINDS.get(ext)
+    if tool in _HTML_TOOLS:
+        return None  # a fetch returns HTML, JSON or text: the content decides
+    if tool in _SEARCH_TOOLS:
+        return "search"
+    if command:
+        if _TEST_COMMANDS.search(command):
+            return "test"
+        if _VCS_COMMANDS.search(command):
+            return "diff"
+        if _BUILD_COMMANDS.search(command):
+            return "build"
+        if _SEARCH_COMMANDS.search(command):
+            return "search"
+    return None
+
+
+def kind_from_content(text: str) -> str:
+    """The kind a text looks like; "text" when nothing more specific fits."""
+    head = text[:4096]
+    stripped = head.lstrip()
+    if stripped[:1] in "{[" and _parses_as_json(text):
+        return "json"
+    if _HTML_RE.search(head) and head.count("<") >= 8:
+        return "html"
+    if len(_DIFF_RE.findall(head)) >= 2:
+        return "diff"
+    if _TEST_RE.search(text):
+        return "test"
+    lines = [line for line in text[:20000].split("\n") if line.strip()]
+    if not lines:
+        return "text"
+    if sum(bool(_GREP_LINE.match(line)) for line in lines) >= 0.6 * len(lines):
+        return "search"
+    if sum(bool(_LOG_LINE.search(line)) for line in lines) >= 0.3 * len(lines) or "Traceback (most recent call last)" in text:
+        return "log"
+    if sum(bool(_CODE_HINT.match(line)) for line in lines) >= max(2, 0.05 * len(lines)):
+        return "code"
+    return "text"
+
+
+def _parses_as_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def choose_kind(text: str, context: Context) -> str:
+    """Tool call first, content second."""
+    return kind_from_tool(context) or kind_from_content(text)

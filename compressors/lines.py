@@ -1,0 +1,97 @@
+"""Line-oriented compression: a compressor picks which original lines to keep.
+
+Most tool output (logs, test runs, search results, diffs, source code) is compressed by keeping
+some original lines verbatim and folding the rest. Expressing that as a selection over the
+original lines lets one renderer put line numbers back on every kept line (Claude Code's Read
+output) and lets notes say exactly which lines they stand for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from compressors.notes import fold_note
+from compressors.types import Context, Fold, Result
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Original lines [start, end) kept verbatim (0-based)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line of text standing for original lines [start, end) (0-based), which it replaces."""
+
+    text: str
+    start: int
+    end: int
+    lossless: bool = False  # True when the note alone restores the lines (e.g. "×N")
+
+
+Selection = list[Keep | Note]
+LineCompressor = Callable[[list[str], Context], Selection]
+
+# A removed run this short is kept instead: the note would cost about as much as the lines.
+MIN_FOLD = 2
+
+
+def fold_unkept(lines: Sequence[str], keep: Sequence[bool], unit: str = "line", min_fold: int = MIN_FOLD) -> Selection:
+    """Turn a keep-mask into a selection: kept runs stay, removed runs become fold notes."""
+    selection: Selection = []
+    i, n = 0, len(lines)
+    while i < n:
+        j = i
+        while j < n and keep[j] == keep[i]:
+            j += 1
+        if keep[i] or j - i < min_fold:
+            _append_keep(selection, i, j)
+        else:
+            selection.append(Note(fold_note(j - i, unit), i, j))
+        i = j
+    return selection
+
+
+def _append_keep(selection: Selection, start: int, end: int) -> None:
+    if selection and isinstance(selection[-1], Keep) and selection[-1].end == start:
+        selection[-1] = Keep(selection[-1].start, end)
+    else:
+        selection.append(Keep(start, end))
+
+
+def render(lines: Sequence[str], selection: Selection, prefixes: Sequence[str] | None = None) -> str:
+    """The kept lines (with their original prefixes, e.g. `    12→`) and notes, in order."""
+    out: list[str] = []
+    for item in selection:
+        if isinstance(item, Keep):
+            for k in range(item.start, item.end):
+                out.append(prefixes[k] + lines[k] if prefixes else lines[k])
+        else:
+            out.append(item.text)
+    return "\n".join(out)
+
+
+def selection_result(
+    lines: Sequence[str], selection: Selection, kind: str, prefixes: Sequence[str] | None = None, first_number: int = 1
+) -> Result:
+    """A Result for a selection; Fold line numbers are 1-based (or the numbers of a numbered read)."""
+    folds = tuple(
+        Fold(first_number + item.start, first_number + item.end - 1, item.text) for item in selection if isinstance(item, Note)
+    )
+    lossless = all(item.lossless for item in selection if isinstance(item, Note))
+    return Result(render(lines, selection, prefixes), kind, lossless, folds)
+
+
+def check_selection(selection: Selection, n_lines: int) -> None:
+    """Raise if a selection does not cover lines 0..n-1 exactly once and in order."""
+    position = 0
+    for item in selection:
+        if item.start != position or item.end <= item.start:
+            raise ValueError(f"selection item {item} does not continue at line {position}")
+        position = item.end
+    if position != n_lines:
+        raise ValueError(f"selection covers {position} of {n_lines} lines")
