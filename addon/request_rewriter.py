@@ -26,6 +26,7 @@ CHARS_PER_TOKEN = 4  # estimate for decisions only; reported counts are exact
 # Below this no segment is ever compressed, whatever the policy: it spares the memo a lookup
 # for every small string, and no policy change can hide an earlier decision for a larger one.
 MIN_SEGMENT_CHARS = 256
+SMALL = "small"  # the kind of a decision made without compressing: not worth remembering
 
 
 class NotJson(ValueError):
@@ -61,6 +62,7 @@ class RewriteReport:
     fresh: int = 0
     rewritten: list[SegmentReport] = field(default_factory=list)
     ms: float = 0.0
+    errors: list[str] = field(default_factory=list)  # segments whose compressor raised
     # (report entry, original text, forwarded text) awaiting exact token counts
     uncounted: list[tuple[SegmentReport, str, str]] = field(default_factory=list, repr=False)
 
@@ -122,8 +124,8 @@ def rewrite_body(
     new_decisions: list[tuple[str, Decision]] = []
     for segment in parsed.segments:
         report.fresh += segment.fresh
-        decision, replayed = _decide(segment, parsed.query, memo, policy, compress_fn)
-        if decision is not None and not replayed:
+        decision, replayed = _decide(segment, parsed.query, memo, policy, compress_fn, report.errors)
+        if decision is not None and not replayed and decision.kind != SMALL:
             new_decisions.append((content_key(segment.text), decision))
         if decision is None or decision.text is None:
             continue
@@ -163,7 +165,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def _decide(
-    segment: Segment, query: str, memo: DecisionMemo, policy: Policy, compress_fn: CompressFn
+    segment: Segment, query: str, memo: DecisionMemo, policy: Policy, compress_fn: CompressFn, errors: list[str]
 ) -> tuple[Decision | None, bool]:
     if len(segment.text) < MIN_SEGMENT_CHARS:
         return None, False
@@ -171,14 +173,28 @@ def _decide(
     # even if the policy has changed since.
     if (known := memo.get(content_key(segment.text))) is not None:
         return known, True
-    if not segment.fresh or estimate_tokens(segment.text) < policy.min_tokens:
+    if not segment.fresh:
         return None, False  # the provider saw it as it is; changing it now would break its cache
     context = Context(segment.tool_name, segment.tool_args, _path_argument(segment), query[-4000:], segment.source)
-    result = compress_fn(segment.text, context)
-    before, after = estimate_tokens(segment.text), estimate_tokens(result.text)
+    try:
+        return decide(segment.text, context, policy, compress_fn), False
+    except Exception as e:  # fail open for this segment; the others still go through
+        errors.append(f"{type(e).__name__}: {e}")
+        return None, False
+
+
+def decide(text: str, context: Context, policy: Policy, compress_fn: CompressFn) -> Decision:
+    """What to forward for a fresh segment: the compressed text, or None when not worth it.
+
+    The one decision rule, shared by the proxy and the benchmarks.
+    """
+    if len(text) < MIN_SEGMENT_CHARS or estimate_tokens(text) < policy.min_tokens:
+        return Decision(SMALL, None, None, None)
+    result = compress_fn(text, context)
+    before, after = estimate_tokens(text), estimate_tokens(result.text)
     saved = before - after
     worth = saved >= policy.min_saved_tokens and saved >= policy.min_saving * before and _sendable(result.text)
-    return Decision(result.kind, result.text if worth else None, None, None), False
+    return Decision(result.kind, result.text if worth else None, None, None)
 
 
 def _sendable(text: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,10 +15,15 @@ from addon.decision_memo import DecisionMemo
 from addon.home import headroom_home, store_dir
 from addon.providers import UnknownShape, adapter_for
 from addon.request_rewriter import NotJson, Policy, RewriteReport, count_tokens_for, rewrite_body
-from compressors import compress
+from compressors import Context, Result, Settings, compress
+from compressors.router import parse_modes
 from compressors.tokens import count_tokens
 
 log = logging.getLogger(__name__)
+
+# Nothing lost: a lossy fold needs a retrieve path for the model to get the original back.
+# Until that path exists (the retrieval issue), the proxy applies lossless transforms only.
+RETRIEVAL_DEFAULT_MODE = "lossless"
 
 
 def is_signed_body(request: http.Request) -> bool:
@@ -35,7 +41,8 @@ class Rewrite:
 
     def __init__(self) -> None:
         self.counters: Counter[str] = Counter()
-        self.compress_fn = compress  # tests swap this to prove fail-open
+        self.settings = Settings(default_mode=RETRIEVAL_DEFAULT_MODE)
+        self.compress_fn = self.compress_segment  # tests swap this to prove fail-open
         self.memo: DecisionMemo | None = None
         self.executor: ThreadPoolExecutor | None = None
         # Counting runs on its own thread so it never delays another request's compression.
@@ -58,6 +65,16 @@ class Rewrite:
         )
         loader.add_option("headroom_max_body_mb", int, 16, "Pass bodies larger than this through untouched.")
         loader.add_option("headroom_workers", int, 2, "Threads that run compression off the event loop.")
+        loader.add_option(
+            "headroom_kinds",
+            Sequence[str],
+            [],
+            "Per-kind compression mode, KIND=MODE: kinds json, html, code, log, test, search, diff, build, text; "
+            "modes on, lossless, off. Until the retrieve tool lands every kind is lossless-only by default.",
+        )
+        loader.add_option(
+            "headroom_exclude_tools", Sequence[str], [], "Tool names whose output is never compressed (e.g. an MCP tool)."
+        )
 
     def configure(self, updated: set[str]) -> None:
         if "headroom_workers" in updated:
@@ -71,10 +88,20 @@ class Rewrite:
             if not 0 <= pct <= 100:
                 raise exceptions.OptionsError("headroom_min_saving_pct must be between 0 and 100")
             self.policy = Policy(ctx.options.headroom_min_tokens, pct / 100, Policy.min_saved_tokens)
+        if updated & {"headroom_kinds", "headroom_exclude_tools"}:
+            try:
+                modes = parse_modes(ctx.options.headroom_kinds)
+            except ValueError as e:
+                raise exceptions.OptionsError(str(e)) from e
+            self.settings = Settings(modes, tuple(ctx.options.headroom_exclude_tools), RETRIEVAL_DEFAULT_MODE)
         if "headroom_home" in updated:
             if self.memo:
                 self.memo.close()
             self.memo = DecisionMemo(store_dir(Path(ctx.options.headroom_home).expanduser()) / "decisions")
+
+    def compress_segment(self, text: str, context: Context) -> Result:
+        """The compressor the rewriter calls, with the user's settings."""
+        return compress(text, context, settings=self.settings)
 
     def running(self) -> None:
         # Load the tokenizer now, in a worker, rather than inside the first request.
@@ -147,6 +174,9 @@ class Rewrite:
             log.warning("headroom: %s %s passed through unchanged (%s: %s)", adapter.name, flow.request.path, type(e).__name__, e)
             flow.metadata["headroom"] = {"error": f"{type(e).__name__}: {e}"}
             return None
+        for error in report.errors:
+            self.counters["errors"] += 1
+            log.warning("headroom: a %s segment was left as it was (compressor failed: %s)", adapter.name, error)
         self._describe(flow, report)
         if not report.counted:
             # Exact token counts are for people and the ledger, not for forwarding: count them

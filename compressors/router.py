@@ -41,9 +41,25 @@ class Settings:
 
     modes: Mapping[str, str] = field(default_factory=dict)  # kind -> on | lossless | off
     exclude_tools: tuple[str, ...] = ()
+    default_mode: str = "on"  # for kinds `modes` does not name
 
     def mode(self, kind: str) -> str:
-        return self.modes.get(kind, "on")
+        return self.modes.get(kind, self.default_mode)
+
+
+def parse_modes(entries: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`["json=on", "code=off"]` → {"json": "on", "code": "off"}; raises ValueError with advice."""
+    modes: dict[str, str] = {}
+    for entry in entries:
+        kind, sep, mode = entry.partition("=")
+        kind, mode = kind.strip(), mode.strip()
+        if not sep or kind not in KINDS[1:] or mode not in MODES:
+            raise ValueError(
+                f"bad kind setting {entry!r}: write KIND=MODE with KIND one of {', '.join(KINDS[1:])} "
+                f"and MODE one of {', '.join(MODES)}"
+            )
+        modes[kind] = mode
+    return modes
 
 
 def load(kind: str) -> tuple[Callable, str] | None:

@@ -76,10 +76,10 @@ def test_fresh_segment_is_compressed(memo: DecisionMemo) -> None:
     assert tool_result_text(out, 2) == FOLDED
     assert (report.segments, report.fresh, len(report.rewritten)) == (1, 1, 1)
     (segment,) = report.rewritten
-    assert (segment.kind, segment.source, segment.tool_name, segment.memo) == ("repeated_lines", "tool_output", "Read", False)
+    assert (segment.kind, segment.source, segment.tool_name, segment.memo) == ("log", "tool_output", "Read", False)
     assert (report.tokens_before, report.tokens_after) == (count_tokens(LOG), count_tokens(FOLDED))
     # The exact counts travel with the decision, so a replay need not count again.
-    assert memo.get(content_key(LOG)) == Decision("repeated_lines", FOLDED, count_tokens(LOG), count_tokens(FOLDED))
+    assert memo.get(content_key(LOG)) == Decision("log", FOLDED, count_tokens(LOG), count_tokens(FOLDED))
 
 
 def test_compressor_gets_the_tool_context(memo: DecisionMemo) -> None:
@@ -211,12 +211,13 @@ def test_saving_threshold_is_a_share_of_tokens(memo: DecisionMemo, tmp_path: Pat
         memo2.close()
 
 
-def test_compressor_errors_propagate(memo: DecisionMemo) -> None:
+def test_compressor_errors_leave_the_segment_and_are_reported(memo: DecisionMemo) -> None:
     def broken(text: str, context: Context) -> Result:
         raise RuntimeError("boom")
 
-    with pytest.raises(RuntimeError, match="boom"):
-        rewrite_body(body_of(messages(LOG)), ANTHROPIC, memo, compress_fn=broken)
+    body = body_of(messages(LOG))
+    out, report = rewrite_body(body, ANTHROPIC, memo, compress_fn=broken)
+    assert out is body and report.errors == ["RuntimeError: boom"] and not report.rewritten
     assert memo.get(content_key(LOG)) is None
 
 
@@ -251,7 +252,7 @@ def test_summary_and_token_totals(memo: DecisionMemo) -> None:
     assert (report.tokens_before, report.tokens_after) == (before, after)
     summary = report.summary()
     assert summary.startswith(f"headroom: {before:,} → {after:,} tokens (−{100 * (before - after) / before:.0f}%) in 2 of 2 segments")
-    assert "[repeated_lines]" in summary and summary.endswith(" ms")
+    assert "[log]" in summary and summary.endswith(" ms")
     data = report.as_dict()
     assert (data["tokens_before"], data["tokens_after"], data["provider"]) == (before, after, "anthropic")
     assert json.loads(json.dumps(data)) == data  # it goes to a ledger as JSON
@@ -290,21 +291,21 @@ def test_memo_replay_does_not_depend_on_the_current_policy(memo: DecisionMemo) -
     assert tool_result_text(out, 2) == FOLDED
 
 
-def test_failed_rewrite_leaves_no_decisions_behind(memo: DecisionMemo) -> None:
+def test_failed_rewrite_leaves_no_decisions_behind(memo: DecisionMemo, monkeypatch: pytest.MonkeyPatch) -> None:
     # BUG (addon/request_rewriter.py, _decide/rewrite_body): decisions are memoised before the
     # body is spliced. When a later segment makes the rewrite fail, the addon forwards the
     # original body, yet the memo says the first segment went out compressed; the next turn
     # then replays the compressed form and the provider's cached prefix no longer matches.
     second = noisy_log(200, needle="second needle")
 
-    def fails_on_second(text: str, context: Context) -> Result:
-        if "second needle" in text:
-            raise RuntimeError("boom")
-        return compress(text, context)
+    def failing_splice(doc, replacements):
+        raise RuntimeError("boom")
 
     first_turn = parallel(LOG, second)
+    monkeypatch.setattr("addon.request_rewriter.splice", failing_splice)
     with pytest.raises(RuntimeError):
-        rewrite_body(body_of(first_turn), ANTHROPIC, memo, compress_fn=fails_on_second)
+        rewrite_body(body_of(first_turn), ANTHROPIC, memo)
+    monkeypatch.undo()
     # The addon failed open: the provider saw LOG as it was. The next turn re-sends it as history.
     later = first_turn + [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "next"}]
     out, _ = rewrite_body(body_of(later), ANTHROPIC, memo)

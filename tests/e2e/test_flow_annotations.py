@@ -35,5 +35,5 @@ def test_rewritten_flow_records_token_counts(make_proxy, mock, monkeypatch, tmp_
     assert before > 3 * after > 0
     assert compressed.marked == ":scissors:"
     meta = compressed.metadata["headroom"]
-    assert meta["tokens_before"] == before and meta["rewritten"][0]["kind"] == "repeated_lines"
+    assert meta["tokens_before"] == before and meta["rewritten"][0]["kind"] == "log"
     assert plain.comment == "" and not plain.marked
