@@ -4,6 +4,7 @@ run the compressor, and put envelope and numbers back."""
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from compressors.numbered_lines import split_numbered
 from compressors.repeated_lines import fold_repeated_lines, strip_ansi
 from compressors.types import Context, Result
 
+log = logging.getLogger(__name__)
 TextCompressor = Callable[[str, Context], Result]
 
 # kind -> (module, function, "lines" | "text"). Imported lazily: a compressor that fails to
@@ -67,7 +69,9 @@ def load(kind: str) -> tuple[Callable, str] | None:
     module_name, function, shape = REGISTRY[kind]
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+    except Exception as e:  # a broken compressor must not take the others down
+        if not isinstance(e, ModuleNotFoundError) or e.name != module_name:
+            log.warning("headroom: compressor %s failed to load (%s: %s)", module_name, type(e).__name__, e)
         return None
     return getattr(module, function), shape
 

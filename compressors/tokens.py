@@ -109,6 +109,11 @@ def count_tokens(text: str) -> int:
     return _default.count(text)
 
 
+def shared_encoding():
+    """The tiktoken Encoding behind count_tokens, or None when only estimates are possible."""
+    return _default._load() if not _default._loaded else _default._encoding
+
+
 def counts_are_exact() -> bool:
     """Whether count_tokens uses the real tokenizer."""
     return _default.exact
