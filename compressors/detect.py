@@ -19,16 +19,16 @@ _FILE_KINDS = {".json": "json", ".html": "html", ".htm": "html", ".log": "log", 
 
 _TEST_COMMANDS = re.compile(
     r"(^|[\s/;&|(])(pytest|py\.test|tox|nox|jest|vitest|mocha|ava|phpunit|rspec|minitest|ctest|"
-    r"runtests\.py|manage\.py test|-m pytest|-m unittest|go test|cargo test|cargo nextest|mvn( \S+)* test|"
+    r"runtests\.py|manage\.py test|bin/test|-m pytest|-m unittest|go test|cargo test|cargo nextest|mvn( \S+)* test|"
     r"gradlew?( \S+)* test|npm( run)? test|yarn test|pnpm test|bun test|dotnet test|mix test)\b"
 )
-_VCS_COMMANDS = re.compile(r"(^|[\s;&|(])git\s+(-\S+\s+)*(diff|show|log|status|blame|stash show|format-patch)\b")
+_VCS_COMMANDS = re.compile(r"(^|[\s;&|(])git\s+(-[Cc]\s+\S+\s+|-\S+\s+)*(diff|show|log|status|blame|stash show|format-patch)\b")
 _SEARCH_COMMANDS = re.compile(r"(^|[\s;&|(])(grep|egrep|fgrep|rg|ag|ack|git grep|find|fd|ls|tree|locate)\b")
 _BUILD_COMMANDS = re.compile(
     r"(^|[\s;&|(])(tsc|eslint|ruff|mypy|pyright|flake8|pylint|gcc|g\+\+|clang|make|cmake|ninja|"
     r"cargo (build|check|clippy)|go (build|vet)|npm run (build|lint)|mvn( \S+)* (compile|package)|javac)\b"
 )
-_READ_COMMANDS = re.compile(r"^\s*(cat|head|tail|nl|less|bat|sed -n \S+)\s")
+_READ_COMMANDS = re.compile(r"^\s*(cat|head|tail|nl|less|bat|sed)\s")
 _READ_TOOLS = {"read", "read_file", "readfile", "view", "open", "view_file", "str_replace_editor", "cat"}
 _SEARCH_TOOLS = {"grep", "glob", "ls", "list_dir", "list_files", "find_file", "search_dir", "search_file", "find", "search"}
 _HTML_TOOLS = {"webfetch", "web_fetch", "fetch", "browse", "scrape"}
@@ -60,14 +60,18 @@ def extension(path: str | None) -> str:
 
 
 def command_file(command: str) -> str | None:
-    """The file a read-like shell command (`cat x.py`, `sed -n 1,80p x.py`) prints, if any."""
-    if not _READ_COMMANDS.match(command) or any(c in command for c in "|;&><"):
+    """The file a read-like shell command prints, if any: `cat x.py`, `sed -n 1,80p x.py`,
+    `nl -ba x.py | sed -n '430,460p'` (a pipeline that only slices what the first stage read)."""
+    stages = command.strip().split("|")
+    if any(c in command for c in ";&><\n") or not _READ_COMMANDS.match(stages[0]):
         return None
+    if any(not _READ_COMMANDS.match(stage) for stage in stages[1:]):
+        return None  # a later grep/awk turns the file into something else
     try:
-        words = shlex.split(command)
+        words = shlex.split(stages[0])
     except ValueError:
         return None
-    files = [w for w in words[1:] if not w.startswith("-") and "." in w.rsplit("/", 1)[-1]]
+    files = [w for w in words[1:] if not w.startswith("-") and "." in w.rsplit("/", 1)[-1] and not re.fullmatch(r"[\d,;p$]+", w)]
     return files[-1] if len(files) == 1 else None
 
 
@@ -130,5 +134,9 @@ def _parses_as_json(text: str) -> bool:
 
 
 def choose_kind(text: str, context: Context) -> str:
-    """Tool call first, content second."""
-    return kind_from_tool(context) or kind_from_content(text)
+    """Tool call first, content second. Shell output with no more specific shape is "log"
+    (the shell-output compressor); "text" is left for prose."""
+    kind = kind_from_tool(context) or kind_from_content(text)
+    if kind == "text" and context.command:
+        return "log"
+    return kind

@@ -108,7 +108,7 @@ def context_for(case: dict) -> Context:
     if tool == "bash":
         return Context("bash", {"command": command}, None, case.get("query", ""))
     args = command.split()[1:] if command.startswith(tool) else command.split()
-    path = next((a for a in args if "/" in a or "." in a), None)
+    path = next((a.strip("\"'") for a in args if "/" in a or "." in a), None)
     return Context(tool, {"args": command, **({"path": path} if path else {})}, path, case.get("query", ""))
 
 

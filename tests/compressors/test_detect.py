@@ -1,0 +1,109 @@
+"""Kind detection: the tool call decides when it is clear, the content otherwise."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from compressors.detect import choose_kind, command_file, extension, kind_from_content, kind_from_tool
+from compressors.types import Context
+
+
+def bash(command: str) -> Context:
+    return Context("bash", {"command": command})
+
+
+@pytest.mark.parametrize(
+    "context, kind",
+    [
+        (Context("Read", {"file_path": "/repo/app/models.py"}, "/repo/app/models.py"), "code"),
+        (Context("Read", {"file_path": "/repo/web/App.tsx"}, "/repo/web/App.tsx"), "code"),
+        (Context("Read", {"file_path": "/repo/package.json"}, "/repo/package.json"), "json"),
+        (Context("Read", {"file_path": "/var/log/app.log"}, "/var/log/app.log"), "log"),
+        (Context("Read", {"file_path": "/repo/README"}, "/repo/README"), None),
+        (bash("python -m pytest tests/test_api.py -x"), "test"),
+        (bash("./tests/runtests.py queries.test_qs_combinators"), "test"),
+        (bash("cd /repo && go test ./..."), "test"),
+        (bash("cargo test --lib"), "test"),
+        (bash("bin/test sympy/core/tests/test_sympify.py"), "test"),
+        (bash("git diff HEAD~1"), "diff"),
+        (bash("git -C repo log --oneline -20"), "diff"),
+        (bash("rg -n 'def urlize' django/"), "search"),
+        (bash("find . -name '*.py' | head -50"), "search"),
+        (bash("npx tsc --noEmit"), "build"),
+        (bash("ruff check ."), "build"),
+        (bash("nl -ba django/utils/html.py | sed -n '280,320p'"), "code"),
+        (bash("cat config/settings.json"), "json"),
+        (Context("Grep", {"pattern": "urlize"}), "search"),
+        (Context("WebFetch", {"url": "https://example.org"}), None),
+        (bash("python reproduce_issue.py"), None),
+    ],
+)
+def test_kind_from_tool(context: Context, kind: str | None) -> None:
+    assert kind_from_tool(context) == kind
+
+
+PYTEST = """============================= test session starts ==============================
+collected 12 items
+
+tests/test_api.py ..F.........                                           [100%]
+
+=================================== FAILURES ===================================
+"""
+DIFF = "diff --git a/x.py b/x.py\nindex 1..2 100644\n--- a/x.py\n+++ b/x.py\n@@ -1,3 +1,3 @@\n-a = 1\n+a = 2\n"
+GREP = "\n".join(f"django/utils/html.py:{n}:    def urlize_{n}(text):" for n in range(10, 20))
+LOG = "\n".join(f"2026-11-25 10:00:{s:02d} INFO worker {s} ready" for s in range(20))
+HTML = "<!doctype html><html><head><title>x</title></head><body>" + "<div><p>hello</p></div>" * 5 + "</body></html>"
+CODE = "import os\nimport sys\n\n\ndef main():\n    return 0\n\n\nclass App:\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        (json.dumps([{"id": i, "name": f"n{i}"} for i in range(5)]), "json"),
+        ('{"a": 1', "text"),
+        (HTML, "html"),
+        (DIFF, "diff"),
+        (PYTEST, "test"),
+        ("Ran 12 tests in 0.5s\n\nOK\n", "test"),
+        (GREP, "search"),
+        (LOG, "log"),
+        ("Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: bad\n", "log"),
+        (CODE, "code"),
+        ("Just a paragraph of prose about the weather.\nAnd another line of it.", "text"),
+        ("", "text"),
+    ],
+)
+def test_kind_from_content(text: str, kind: str) -> None:
+    assert kind_from_content(text) == kind
+
+
+def test_shell_output_without_a_shape_goes_to_the_shell_compressor() -> None:
+    prose = "Processing items\nAll items processed, writing report now"
+    assert choose_kind(prose, Context()) == "text"
+    assert choose_kind(prose, bash("python reproduce_issue.py")) == "log"
+
+
+def test_tool_call_wins_over_content() -> None:
+    assert choose_kind(LOG, bash("pytest -q")) == "test"
+
+
+@pytest.mark.parametrize(
+    "command, path",
+    [
+        ("cat a.py", "a.py"),
+        ("sed -n '10,20p' src/lib.rs", "src/lib.rs"),
+        ("nl -ba x/y.py | sed -n '1,40p'", "x/y.py"),
+        ("cat a.py | grep foo", None),
+        ("cat a.py b.py", None),
+        ("cat a.py > b.py", None),
+        ("python x.py", None),
+    ],
+)
+def test_command_file(command: str, path: str | None) -> None:
+    assert command_file(command) == path
+
+
+def test_extension() -> None:
+    assert extension("/a/b/C.TSX") == ".tsx" and extension("/a/Makefile") == "" and extension(None) == ""
