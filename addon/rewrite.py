@@ -16,7 +16,7 @@ from addon.home import headroom_home, store_dir
 from addon.providers import UnknownShape, adapter_for
 from addon.request_rewriter import NotJson, Policy, RewriteReport, count_tokens_for, rewrite_body
 from compressors import Context, Result, Settings, compress
-from compressors.router import parse_modes
+from compressors.router import parse_modes, parse_projections
 from compressors.tokens import count_tokens
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,13 @@ class Rewrite:
             "modes on, lossless, off. Until the retrieve tool lands every kind is lossless-only by default.",
         )
         loader.add_option(
+            "headroom_json_projections",
+            Sequence[str],
+            [],
+            "Pinned JSON projections, GLOB=JMESPATH: GLOB matches a tool name or the URL in the tool call, "
+            "e.g. 'mcp__github__list_issues=[].{number: number, state: state, title: title}'.",
+        )
+        loader.add_option(
             "headroom_exclude_tools", Sequence[str], [], "Tool names whose output is never compressed (e.g. an MCP tool)."
         )
 
@@ -88,12 +95,14 @@ class Rewrite:
             if not 0 <= pct <= 100:
                 raise exceptions.OptionsError("headroom_min_saving_pct must be between 0 and 100")
             self.policy = Policy(ctx.options.headroom_min_tokens, pct / 100, Policy.min_saved_tokens)
-        if updated & {"headroom_kinds", "headroom_exclude_tools"}:
+        if updated & {"headroom_kinds", "headroom_exclude_tools", "headroom_json_projections"}:
             try:
                 modes = parse_modes(ctx.options.headroom_kinds)
+                projections = parse_projections(ctx.options.headroom_json_projections)
             except ValueError as e:
                 raise exceptions.OptionsError(str(e)) from e
-            self.settings = Settings(modes, tuple(ctx.options.headroom_exclude_tools), RETRIEVAL_DEFAULT_MODE)
+            excluded = tuple(ctx.options.headroom_exclude_tools)
+            self.settings = Settings(modes, excluded, RETRIEVAL_DEFAULT_MODE, projections)
         if "headroom_home" in updated:
             if self.memo:
                 self.memo.close()

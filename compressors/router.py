@@ -3,6 +3,7 @@ run the compressor, and put envelope and numbers back."""
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import logging
 import re
@@ -44,9 +45,36 @@ class Settings:
     modes: Mapping[str, str] = field(default_factory=dict)  # kind -> on | lossless | off
     exclude_tools: tuple[str, ...] = ()
     default_mode: str = "on"  # for kinds `modes` does not name
+    # (tool-name or URL glob, jmespath expression): applied to matching JSON before crushing
+    projections: tuple[tuple[str, str], ...] = ()
+
+    def projection_for(self, context: Context) -> str | None:
+        """The first pinned projection whose glob matches the tool name or the call's URL."""
+        url = next((v for k, v in context.tool_args.items() if k in ("url", "uri", "endpoint") and isinstance(v, str)), "")
+        for pattern, expression in self.projections:
+            if fnmatch.fnmatchcase(context.tool_name or "", pattern) or (url and fnmatch.fnmatchcase(url, pattern)):
+                return expression
+        return None
 
     def mode(self, kind: str) -> str:
         return self.modes.get(kind, self.default_mode)
+
+
+def parse_projections(entries: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`["mcp__github__*=items[].{id: id, title: title}"]` → ((glob, expression), …)."""
+    import jmespath
+
+    out = []
+    for entry in entries:
+        pattern, sep, expression = entry.partition("=")
+        if not sep or not pattern.strip() or not expression.strip():
+            raise ValueError(f"bad projection {entry!r}: write TOOL_OR_URL_GLOB=JMESPATH")
+        try:
+            jmespath.compile(expression.strip())
+        except jmespath.exceptions.JMESPathError as e:
+            raise ValueError(f"bad jmespath expression in {entry!r}: {e}") from e
+        out.append((pattern.strip(), expression.strip()))
+    return tuple(out)
 
 
 def parse_modes(entries: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -102,6 +130,8 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
     if shape == "text":
         if numbered:  # a numbered file read must keep its numbers: fold lines, don't rewrite
             return fold_repeated_lines(clean)
+        if kind == "json" and (projection := settings.projection_for(context)):
+            return function(clean, context, projection=projection)
         return function(clean, context)
     lines = [n.content for n in numbered] if numbered else clean.split("\n")
     selection = function(lines, context)

@@ -282,3 +282,31 @@ def test_counters_command_before_any_request(tmp_path: Path) -> None:
             assert rewrite.counters_command() == "nothing yet"
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("headroom_kinds", ["json=sometimes"], "KIND=MODE"),
+        ("headroom_json_projections", ["mcp__x=items[.oops"], "jmespath"),
+        ("headroom_workers", 0, "at least 1"),
+        ("headroom_min_saving_pct", 150, "between 0 and 100"),
+    ],
+)
+def test_bad_options_are_refused_with_advice(tmp_path: Path, option: str, value: Any, message: str) -> None:
+    async def scenario() -> None:
+        async with headroom(tmp_path) as (rewrite, tctx):
+            with pytest.raises(exceptions.OptionsError, match=message):
+                tctx.configure(rewrite, **{option: value})
+
+    run(scenario)
+
+
+def test_settings_follow_the_options(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with headroom(tmp_path, headroom_kinds=["log=on"], headroom_exclude_tools=["mcp__crm"]) as (rewrite, _):
+            assert rewrite.settings.mode("log") == "on"
+            assert rewrite.settings.mode("json") == "lossless"  # lossless-only until retrieval exists
+            assert rewrite.settings.exclude_tools == ("mcp__crm",)
+
+    run(scenario)

@@ -63,3 +63,36 @@ def test_a_selection_that_loses_lines_is_rejected(monkeypatch) -> None:
     monkeypatch.setattr("compressors.router.load", lambda kind: (lambda lines, context: [Keep(0, 1)], "lines"))
     with pytest.raises(ValueError, match="covers 1 of"):
         route("a\nb\nc", Context(), "log")
+
+
+def test_parse_modes_and_projections() -> None:
+    from compressors.router import parse_modes, parse_projections
+
+    assert parse_modes(["json=on", "code=off", "log=lossless"]) == {"json": "on", "code": "off", "log": "lossless"}
+    for bad in (["json"], ["jsn=on"], ["json=maybe"]):
+        with pytest.raises(ValueError, match="KIND=MODE"):
+            parse_modes(bad)
+    assert parse_projections(["api.github.com/*=items[].{id: id}"]) == (("api.github.com/*", "items[].{id: id}"),)
+    with pytest.raises(ValueError, match="jmespath"):
+        parse_projections(["x=items[.bad"])
+    with pytest.raises(ValueError, match="GLOB=JMESPATH"):
+        parse_projections(["=items"])
+
+
+def test_projection_is_chosen_by_tool_name_or_url(monkeypatch) -> None:
+    seen = {}
+
+    def fake_json(text, context, projection=None):
+        seen["projection"] = projection
+        return Result(text, "json", True, ())
+
+    from compressors.types import Result
+
+    monkeypatch.setattr("compressors.router.load", lambda kind: (fake_json, "text"))
+    settings = Settings(projections=(("mcp__gh__*", "items[].id"), ("https://api.example.com/*", "data")))
+    route('{"items": []}', Context("mcp__gh__issues"), "json", settings)
+    assert seen["projection"] == "items[].id"
+    route('{"items": []}', Context("fetch", {"url": "https://api.example.com/v1/x"}), "json", settings)
+    assert seen["projection"] == "data"
+    route('{"items": []}', Context("other"), "json", settings)
+    assert seen["projection"] is None
