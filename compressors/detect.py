@@ -81,7 +81,8 @@ def kind_from_tool(context: Context) -> str | None:
     command = context.command
     read_path = command_file(command) if command else None
     if tool in _READ_TOOLS or read_path:
-        ext = extension(read_path or context.path)
+        named = context.tool_args.get("file_path") or context.tool_args.get("path")
+        ext = extension(read_path or context.path or (named if isinstance(named, str) else None))
         if ext in CODE_EXTENSIONS:
             return "code"
         return _FILE_KINDS.get(ext)

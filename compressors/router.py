@@ -34,8 +34,18 @@ REGISTRY: dict[str, tuple[str, str, str]] = {
 KINDS = ("auto", *REGISTRY, "text", "repeated_lines")
 MODES = ("on", "lossless", "off")
 
-# mini-swe-agent wraps every output as <returncode>N</returncode>\n<output>\n…\n</output>.
-_ENVELOPE = re.compile(r"\A(<returncode>-?\d+</returncode>\n<output>\n?)(.*?)(\n?</output>\s*)\Z", re.DOTALL)
+# Agent envelopes: fixed wrapper text around the output proper. mini-swe-agent wraps every
+# output as <returncode>N</returncode>\n<output>\n…\n</output>, and a long one as a warning plus
+# <output_head>…</output_head>, an <elided_chars> count and <output_tail>…</output_tail>. Odd
+# groups are wrapper text (kept verbatim), even groups are output (compressed on their own).
+_ENVELOPES = (
+    re.compile(r"\A(<returncode>-?\d+</returncode>\n<output>\n?)(.*?)(\n?</output>\s*)\Z", re.DOTALL),
+    re.compile(
+        r"\A(<returncode>-?\d+</returncode>\n(?:<warning>.*?</warning>)?<output_head>\n?)(.*?)"
+        r"(\n?</output_head>\s*<elided_chars>.*?</elided_chars>\s*<output_tail>\n?)(.*?)(\n?</output_tail>\s*)\Z",
+        re.DOTALL,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -104,17 +114,29 @@ def load(kind: str) -> tuple[Callable, str] | None:
     return getattr(module, function), shape
 
 
+def _route_envelope(parts: tuple[str, ...], context: Context, kind: str, settings: Settings) -> Result:
+    """Compress each output part of an envelope on its own; keep the wrapper text verbatim."""
+    pieces: list[str] = []
+    results: list[Result] = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            pieces.append(part)
+        else:
+            results.append(route(part, context, kind, settings))
+            pieces.append(results[-1].text)
+    folds = tuple(fold for result in results for fold in result.folds)
+    return Result("".join(pieces), results[0].kind, all(r.lossless for r in results), folds)
+
+
 def route(text: str, context: Context, kind: str = "auto", settings: Settings = Settings()) -> Result:
     """Compress `text` with the compressor for `kind` (chosen from tool call and text on "auto")."""
     if kind not in KINDS:
         raise ValueError(f"unknown compressor kind {kind!r}; known: {', '.join(KINDS)}")
     if context.tool_name and context.tool_name in settings.exclude_tools:
         return Result(text, "excluded", True, ())
-    envelope = _ENVELOPE.match(text)
-    if envelope:
-        head, body, tail = envelope.groups()
-        inner = route(body, context, kind, settings)
-        return Result(head + inner.text + tail, inner.kind, inner.lossless, inner.folds)
+    for envelope in _ENVELOPES:
+        if match := envelope.match(text):
+            return _route_envelope(match.groups(), context, kind, settings)
     clean = strip_ansi(text)
     numbered = split_numbered(clean)
     content = "\n".join(n.content for n in numbered) if numbered else clean

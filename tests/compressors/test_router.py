@@ -96,3 +96,19 @@ def test_projection_is_chosen_by_tool_name_or_url(monkeypatch) -> None:
     assert seen["projection"] == "data"
     route('{"items": []}', Context("other"), "json", settings)
     assert seen["projection"] is None
+
+
+def test_truncated_mini_swe_agent_envelope_compresses_head_and_tail_separately() -> None:
+    head = "\n".join(["collecting packages, please wait"] * 8)
+    tail = "\n".join(["FAILED (errors=1)"] * 5)
+    text = (
+        "<returncode>1</returncode>\n<warning>\nThe output of your last command was too long.\n</warning><output_head>\n"
+        f"{head}\n</output_head>\n<elided_chars>\n14764 characters elided\n</elided_chars>\n<output_tail>\n{tail}\n</output_tail>"
+    )
+    result = compress(text, kind="repeated_lines")
+    assert result.text == (
+        "<returncode>1</returncode>\n<warning>\nThe output of your last command was too long.\n</warning><output_head>\n"
+        "collecting packages, please wait\n[previous line repeated 7 more times]\n</output_head>\n<elided_chars>\n"
+        "14764 characters elided\n</elided_chars>\n<output_tail>\nFAILED (errors=1)\n[previous line repeated 4 more times]\n</output_tail>"
+    )
+    assert len(result.folds) == 2
