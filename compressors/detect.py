@@ -75,6 +75,12 @@ def command_file(command: str) -> str | None:
     return files[-1] if len(files) == 1 else None
 
 
+def is_file_read(context: Context) -> bool:
+    """Whether the tool call printed a file (which the model may go on to edit)."""
+    tool = (context.tool_name or "").lower()
+    return tool in _READ_TOOLS or bool(context.command and command_file(context.command))
+
+
 def kind_from_tool(context: Context) -> str | None:
     """The kind implied by the tool call alone, when it is clear."""
     tool = (context.tool_name or "").lower()
@@ -136,8 +142,8 @@ def _parses_as_json(text: str) -> bool:
 
 def choose_kind(text: str, context: Context) -> str:
     """Tool call first, content second. Shell output with no more specific shape is "log"
-    (the shell-output compressor); "text" is left for prose."""
+    (the shell-output compressor); "text" is left for prose and for files the model read."""
     kind = kind_from_tool(context) or kind_from_content(text)
-    if kind == "text" and context.command:
+    if kind == "text" and context.command and not is_file_read(context):
         return "log"
     return kind

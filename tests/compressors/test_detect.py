@@ -107,3 +107,9 @@ def test_command_file(command: str, path: str | None) -> None:
 
 def test_extension() -> None:
     assert extension("/a/b/C.TSX") == ".tsx" and extension("/a/Makefile") == "" and extension(None) == ""
+
+
+def test_a_read_of_a_plain_file_is_not_treated_as_shell_output() -> None:
+    config = "[metadata]\nname = demo\nversion = 1.0\n\n[options]\npackages = find:\n"
+    assert choose_kind(config, bash("cat setup.cfg")) == "text"
+    assert choose_kind(config, Context("Read", {"file_path": "setup.cfg"}, "setup.cfg")) == "text"
