@@ -34,7 +34,11 @@ _SEARCH_TOOLS = {"grep", "glob", "ls", "list_dir", "list_files", "find_file", "s
 _HTML_TOOLS = {"webfetch", "web_fetch", "fetch", "browse", "scrape"}
 
 _DIFF_RE = re.compile(r"^(diff --git |--- a/|\+\+\+ b/|@@ -\d+(,\d+)? \+\d+(,\d+)? @@)", re.MULTILINE)
-_HTML_RE = re.compile(r"<(!doctype html|html|head|body|div|p|table|script|span|a)\b", re.IGNORECASE)
+_HTML_DOC = re.compile(r"^\s*<!doctype html\b", re.IGNORECASE | re.MULTILINE)
+_HTML_TAG = re.compile(
+    r"</?(html|head|body|div|p|table|script|span|a|option|li|ul|ol|tr|td|th|form|input|h[1-6]|section|br|img|meta|link)\b",
+    re.IGNORECASE,
+)
 _TEST_RE = re.compile(
     r"(^=+ (FAILURES|ERRORS|short test summary info|\d+ (passed|failed)).*=+$|^collected \d+ items?|"
     r"^Ran \d+ tests? in |^(FAILED|PASSED|ERROR) \S+::|^--- (FAIL|PASS): |^test result: (ok|FAILED)\.|"
@@ -114,7 +118,7 @@ def kind_from_content(text: str) -> str:
     stripped = head.lstrip()
     if stripped[:1] in "{[" and _parses_as_json(text):
         return "json"
-    if _HTML_RE.search(head) and head.count("<") >= 8:
+    if _looks_like_html(head):
         return "html"
     if len(_DIFF_RE.findall(head)) >= 2:
         return "diff"
@@ -130,6 +134,15 @@ def kind_from_content(text: str) -> str:
     if sum(bool(_CODE_HINT.match(line)) for line in lines) >= max(2, 0.05 * len(lines)):
         return "code"
     return "text"
+
+
+def _looks_like_html(head: str) -> bool:
+    """A document (a doctype at a line start) or mostly tag lines: a log that merely
+    contains some HTML (curl -v, a build log) is not a page."""
+    if _HTML_DOC.search(head):
+        return True
+    lines = [line for line in head.split("\n") if line.strip()]
+    return len(lines) >= 3 and sum(bool(_HTML_TAG.search(line)) for line in lines) >= 0.3 * len(lines)
 
 
 def _parses_as_json(text: str) -> bool:

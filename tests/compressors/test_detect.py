@@ -113,3 +113,11 @@ def test_a_read_of_a_plain_file_is_not_treated_as_shell_output() -> None:
     config = "[metadata]\nname = demo\nversion = 1.0\n\n[options]\npackages = find:\n"
     assert choose_kind(config, bash("cat setup.cfg")) == "text"
     assert choose_kind(config, Context("Read", {"file_path": "setup.cfg"}, "setup.cfg")) == "text"
+
+
+def test_a_log_that_contains_some_html_is_not_a_page() -> None:
+    curl = "*   Trying 127.0.0.1:8000...\n* Connected\n> GET / HTTP/1.1\n< HTTP/1.1 200 OK\n< Content-Type: text/html\n<\n"
+    curl += "<html><body>Hello World</body></html>\n* Connection #0 left intact\n" + "build step ok\n" * 10
+    assert kind_from_content(curl) != "html"
+    options = "\n".join(f'<option value="{i}">Python {i}</option>' for i in range(40))
+    assert kind_from_content(options) == "html"

@@ -1,0 +1,212 @@
+"""A small HTML tree built on the standard library's tokenizer, with the implied end tags of
+HTML (an open `<p>` ends at the next block, `<li>` at the next `<li>`, `<td>` at the next cell).
+
+BeautifulSoup's "html.parser" builder nests such unclosed elements inside each other, which
+turns valid HTML like `<li>one<li>two` or `<td>a<td>b` into deep, wrong trees; it also takes
+about twice as long to build its richer tree, of which a reader view needs nothing but names,
+attributes, children and text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from html.parser import HTMLParser
+
+VOID = frozenset(
+    "area base basefont bgsound br col embed frame hr img input keygen link meta param source track wbr".split()
+)
+# Start tags that close an open <p> (HTML's "closes a p element in button scope").
+_CLOSES_P = frozenset(
+    "address article aside blockquote center details dialog dir div dl fieldset figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header hgroup hr li dd dt main menu nav ol p pre section summary table ul".split()
+)
+_SCOPE = frozenset("html table td th caption object template button marquee applet".split())
+_HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+_HEAD_ONLY = frozenset("title meta link style script base noscript template".split())
+# tag -> (open tags it ends, tags that bound the search)
+_IMPLIED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "li": (frozenset({"li"}), frozenset({"ul", "ol", "menu", "dir"}) | _SCOPE),
+    "dt": (frozenset({"dt", "dd"}), frozenset({"dl"}) | _SCOPE),
+    "dd": (frozenset({"dt", "dd"}), frozenset({"dl"}) | _SCOPE),
+    "tr": (frozenset({"tr", "td", "th"}), frozenset({"table", "thead", "tbody", "tfoot"})),
+    "td": (frozenset({"td", "th"}), frozenset({"tr", "table"})),
+    "th": (frozenset({"td", "th"}), frozenset({"tr", "table"})),
+    "thead": (frozenset({"thead", "tbody", "tfoot", "tr", "td", "th"}), frozenset({"table"})),
+    "tbody": (frozenset({"thead", "tbody", "tfoot", "tr", "td", "th"}), frozenset({"table"})),
+    "tfoot": (frozenset({"thead", "tbody", "tfoot", "tr", "td", "th"}), frozenset({"table"})),
+    "option": (frozenset({"option"}), frozenset({"select", "datalist", "optgroup"})),
+    "optgroup": (frozenset({"option", "optgroup"}), frozenset({"select"})),
+    "a": (frozenset({"a"}), _SCOPE),
+}
+
+
+class Node:
+    """An element: name, attributes (first value wins, bare attributes are ""), children
+    (elements and strings) and parent."""
+
+    __slots__ = ("name", "attrs", "children", "parent")
+
+    def __init__(self, name: str, attrs: dict[str, str], parent: Node | None) -> None:
+        self.name = name
+        self.attrs = attrs
+        self.children: list[Node | str] = []
+        self.parent = parent
+
+    def __repr__(self) -> str:
+        return f"<{self.name} {self.attrs}>"
+
+    def get(self, key: str) -> str | None:
+        """An attribute's value, or None."""
+        return self.attrs.get(key)
+
+    def elements(self) -> list[Node]:
+        """The element children."""
+        return [c for c in self.children if type(c) is Node]
+
+    def iter(self) -> list[Node]:
+        """All descendant elements in document order (not self)."""
+        out: list[Node] = []
+        stack = list(reversed(self.elements()))
+        while stack:
+            node = stack.pop()
+            out.append(node)
+            stack.extend(reversed(node.elements()))
+        return out
+
+    def find_all(self, names: frozenset[str] | set[str]) -> list[Node]:
+        """Descendant elements with one of the names, in document order."""
+        return [n for n in self.iter() if n.name in names]
+
+    def has_ancestor(self, names: frozenset[str] | set[str]) -> bool:
+        """Whether an enclosing element has one of the names."""
+        node = self.parent
+        while node is not None:
+            if node.name in names:
+                return True
+            node = node.parent
+        return False
+
+    def strings(self) -> list[str]:
+        """All text below this element, in order."""
+        out: list[str] = []
+        stack: list[Node | str] = list(reversed(self.children))
+        while stack:
+            item = stack.pop()
+            if type(item) is str:
+                out.append(item)
+            else:
+                stack.extend(reversed(item.children))  # type: ignore[union-attr]
+        return out
+
+    def text(self, sep: str = "") -> str:
+        """The text below this element joined with `sep`."""
+        return sep.join(self.strings())
+
+    def text_len(self) -> int:
+        """Characters of text below, not counting surrounding whitespace of each string."""
+        return sum(len(s.strip()) for s in self.strings())
+
+    def text_lengths(self) -> dict[int, int]:
+        """text_len() of this element and every descendant, by id(), in one pass."""
+        lengths: dict[int, int] = {}
+        order = [self, *self.iter()]
+        for node in reversed(order):  # children before parents
+            total = 0
+            for child in node.children:
+                total += len(child.strip()) if type(child) is str else lengths[id(child)]  # type: ignore[union-attr]
+            lengths[id(node)] = total
+        return lengths
+
+    def remove(self) -> None:
+        """Detach this element from its parent."""
+        if self.parent is not None:
+            self.parent.children = [c for c in self.parent.children if c is not self]
+            self.parent = None
+
+
+class _Builder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {}, None)
+        self.stack: list[Node] = [self.root]
+        self.open = Counter[str]()  # open elements by name, so most scope searches are skipped
+
+    def _push(self, node: Node) -> None:
+        self.stack.append(node)
+        self.open[node.name] += 1
+
+    def _pop_to(self, index: int) -> None:
+        for node in self.stack[index:]:
+            self.open[node.name] -= 1
+        del self.stack[index:]
+
+    def _close_implied(self, tag: str) -> None:
+        if tag in _CLOSES_P:
+            self._close_in_scope(frozenset({"p"}), _SCOPE)
+        if tag in _HEADINGS and self.stack[-1].name in _HEADINGS:
+            self._pop_to(len(self.stack) - 1)
+        rule = _IMPLIED.get(tag)
+        if rule:
+            self._close_in_scope(*rule)
+        if tag not in _HEAD_ONLY and self.open["head"]:
+            self._close_in_scope(frozenset({"head"}), frozenset())
+
+    def _close_in_scope(self, targets: frozenset[str], boundary: frozenset[str]) -> None:
+        """Close the outermost open target below the nearest boundary (a new <tr> closes the
+        open <tr>, not just the <td> inside it)."""
+        if not any(self.open[name] for name in targets):
+            return
+        found = 0
+        for i in range(len(self.stack) - 1, 0, -1):
+            name = self.stack[i].name
+            if name in targets:
+                found = i
+            elif name in boundary:
+                break
+        if found:
+            self._pop_to(found)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._close_implied(tag)
+        node = Node(tag, _attr_dict(attrs), self.stack[-1])
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self._push(node)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._close_implied(tag)
+        self.stack[-1].children.append(Node(tag, _attr_dict(attrs), self.stack[-1]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "br":  # `</br>` is read as `<br>`
+            self.handle_startendtag("br", [])
+            return
+        if not self.open[tag]:
+            return
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].name == tag:
+                self._pop_to(i)
+                return
+
+    def handle_data(self, data: str) -> None:
+        children = self.stack[-1].children
+        if children and type(children[-1]) is str:
+            children[-1] += data  # type: ignore[operator]
+        else:
+            children.append(data)
+
+
+def _attr_dict(attrs: list[tuple[str, str | None]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in attrs:
+        if key not in out:
+            out[key] = "" if value is None else value
+    return out
+
+
+def parse(html: str) -> Node:
+    """The document tree of `html` (a `#document` node); never raises on malformed input."""
+    builder = _Builder()
+    builder.feed(html)
+    builder.close()
+    return builder.root
