@@ -26,7 +26,9 @@ _VCS_COMMANDS = re.compile(r"(^|[\s;&|(])git\s+(-[Cc]\s+\S+\s+|-\S+\s+)*(diff|sh
 _SEARCH_COMMANDS = re.compile(r"(^|[\s;&|(])(grep|egrep|fgrep|rg|ag|ack|git grep|find|fd|ls|tree|locate)\b")
 _BUILD_COMMANDS = re.compile(
     r"(^|[\s;&|(])(tsc|eslint|ruff|mypy|pyright|flake8|pylint|gcc|g\+\+|clang|make|cmake|ninja|"
-    r"cargo (build|check|clippy)|go (build|vet)|npm run (build|lint)|mvn( \S+)* (compile|package)|javac)\b"
+    r"cargo (build|check|clippy|install)|go (build|vet|get|mod download)|npm run (build|lint)|mvn( \S+)* (compile|package)|javac|"
+    r"pip3? install|-m pip install|uv pip install|uv sync|poetry install|conda install|npm (install|ci|i)|"
+    r"yarn( install| add)?|pnpm (install|add)|apt(-get)? (install|update)|bundle install|gem install|sphinx-build)\b"
 )
 _READ_COMMANDS = re.compile(r"^\s*(cat|head|tail|nl|less|bat|sed)\s")
 _READ_TOOLS = {"read", "read_file", "readfile", "view", "open", "view_file", "str_replace_editor", "cat"}

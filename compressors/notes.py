@@ -13,8 +13,14 @@ NOTE_PATTERN = re.compile(r"\[… [^\]\n]* folded(?::[^\]\n]*)?\]")
 
 
 def plural(count: int, unit: str) -> str:
-    """`1 line`, `1,240 lines` (unit given in the singular)."""
-    return f"{count:,} {unit}" if count == 1 else f"{count:,} {unit}s"
+    """`1 line`, `1,240 lines`, `3 matches`, `2 entries` (unit given in the singular)."""
+    if count == 1:
+        return f"{count:,} {unit}"
+    if unit.endswith(("s", "x", "z", "ch", "sh")):
+        return f"{count:,} {unit}es"
+    if unit.endswith("y") and unit[-2:-1] not in ("a", "e", "i", "o", "u", ""):
+        return f"{count:,} {unit[:-1]}ies"
+    return f"{count:,} {unit}s"
 
 
 def fold_note(count: int, unit: str, detail: str = "") -> str:

@@ -121,3 +121,8 @@ def test_a_log_that_contains_some_html_is_not_a_page() -> None:
     assert kind_from_content(curl) != "html"
     options = "\n".join(f'<option value="{i}">Python {i}</option>' for i in range(40))
     assert kind_from_content(options) == "html"
+
+
+@pytest.mark.parametrize("command", ["pip install -e .", "python -m pip install requests", "npm ci", "apt-get install -y redis", "yarn add left-pad"])
+def test_install_logs_go_to_the_build_compressor(command: str) -> None:
+    assert kind_from_tool(bash(command)) == "build"
