@@ -124,6 +124,48 @@ def error_needles(case: dict) -> list[str]:
     return out
 
 
+# The compressors a corpus kind_hint may rightly go to (the hint comes from the command; the
+# content can make another kind the better fit, e.g. a test run that prints a traceback).
+EXPECTED_KINDS = {
+    "api_response": {"json"},
+    "file_read": {"code", "text", "json", "html", "log", "search", "build"},  # heredoc + build runs
+    "grep": {"search"},
+    "file_list": {"search"},
+    "vcs": {"diff", "log"},  # `git checkout x && python script.py`
+    "build": {"build", "log", "test"},
+    "test": {"test", "log", "code"},
+    "traceback": {"log", "test", "build"},
+    "html": {"html", "log"},  # build logs and curl traces that mention some HTML
+    "script_run": {"log", "test", "build", "search", "code", "json", "html"},
+    "shell": {"log", "test", "build", "search", "code", "json", "html", "diff", "text"},
+    "shell_edit": {"log", "test", "build", "search", "code", "json", "html", "diff"},
+    "edit_result": {"text", "code", "log"},
+    "tool_special": {"text", "log", "search"},
+    "http": {"json", "html", "log", "text"},
+}
+
+
+def routing_table(cases: list[Case]) -> dict[str, dict[str, int]]:
+    """kind_hint -> routed kind -> cases, for cases the proxy would consider (>= 1,000 chars)."""
+    from compressors.detect import choose_kind
+    from compressors.numbered_lines import split_numbered
+    from compressors.router import _ENVELOPES
+
+    table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for case in cases:
+        if len(case.text) < 1000:
+            continue
+        text = case.text
+        for envelope in _ENVELOPES:
+            if match := envelope.match(text):
+                text = "\n".join(match.groups()[1::2])
+                break
+        numbered = split_numbered(text)
+        content = "\n".join(n.content for n in numbered) if numbered else text
+        table[case.kind_hint][choose_kind(content, case.context)] += 1
+    return table
+
+
 def load_cases(path: Path, limit: int | None) -> list[Case]:
     cases = []
     with path.open() as f:
@@ -189,8 +231,12 @@ def main() -> int:
         for arm, outcome in results.items():
             groups[key][arm].add(case, outcome)
             totals[arm].add(case, outcome)
+    routing = routing_table(cases)
+    routed_well = sum(n for hint, kinds in routing.items() for kind, n in kinds.items() if kind in EXPECTED_KINDS.get(hint, ()))
     report = {
         "corpus": str(args.corpus),
+        "routing": {hint: dict(kinds) for hint, kinds in sorted(routing.items())},
+        "routed_as_expected_pct": round(100 * routed_well / max(1, sum(sum(k.values()) for k in routing.values())), 1),
         "exact_tokens": counts_are_exact(),
         "totals": {arm: row.figures() for arm, row in totals.items()},
         "groups": {key: {arm: row.figures() for arm, row in rows.items()} for key, rows in sorted(groups.items())},
@@ -219,6 +265,18 @@ def print_tables(report: dict, by: str) -> None:
             table.add_row(key, arm, *("" if figures[c] is None else f"{figures[c]:,}" for c in columns))
         table.add_section()
     console.print(table)
+    routing = Table(title=f"Routing of cases >= 1,000 chars: corpus kind_hint → compressor ({report['routed_as_expected_pct']}% to an expected kind)")
+    kinds = sorted({k for row in report["routing"].values() for k in row})
+    routing.add_column("kind_hint")
+    for kind in kinds:
+        routing.add_column(kind, justify="right")
+    for hint, row in report["routing"].items():
+        cells = []
+        for kind in kinds:
+            n = row.get(kind, 0)
+            cells.append("" if not n else (f"{n}" if kind in EXPECTED_KINDS.get(hint, ()) else f"[red]{n}[/red]"))
+        routing.add_row(hint, *cells)
+    console.print(routing)
 
 
 if __name__ == "__main__":
