@@ -31,9 +31,9 @@ _LOCATED = re.compile(
     rf"^(?P<loc>[^\s:()][^:()]*?:\d+(?::\d+)?(?:-\d+(?::\d+)?)?):?\s+{_SEVERITY}:?\s+"
     r"(?P<msg>.*?)(?:\s+\[(?P<rule>[\w./=-]+)\])?$"
 )
-# path:line:col: CODE message   (ruff, flake8, pylint, pycodestyle)
+# path:line:col: CODE message   (ruff, flake8, pycodestyle; pylint writes `CODE: message`)
 _CODED = re.compile(
-    r"^(?P<loc>[^\s:()][^:()]*?:\d+(?::\d+)?):\s+(?P<rule>[A-Z]{1,4}\d{2,5})\s+(?:\[\*\]\s+)?(?P<msg>.*)$"
+    r"^(?P<loc>[^\s:()][^:()]*?:\d+(?::\d+)?):\s+(?P<rule>[A-Z]{1,4}\d{2,5}):?\s+(?:\[\*\]\s+)?(?P<msg>.*)$"
 )
 # tsc: file(12,5): error TS2322: message   and   file:12:5 - error TS2322: message
 _TSC = re.compile(
@@ -79,6 +79,9 @@ _NAMED = frozenset(
         "Setting up", "Selecting previously unselected package",
     )
 )  # fmt: skip
+_MODULE_HEADER = re.compile(r"^\*{5,} Module \S+$")  # pylint groups diagnostics under these
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`")
+_DIGITS = re.compile(r"\d+")
 _NAME = re.compile(r"[A-Za-z][\w.+-]*(?=[\s<>=!~;,\[(:]|$)(?!://)")  # a package or crate name
 
 
@@ -99,10 +102,12 @@ class Diagnostic:
 
     @property
     def key(self) -> tuple[str, str]:
-        """Same rule and message: an error's exact text, a warning's with numbers blurred (a
-        "line too long (88 > 79)" is one problem however long the line)."""
-        message = self.message if self.error else re.sub(r"\d+", "#", self.message)
-        return self.rule, message
+        """Same rule and message: an error's exact text, a warning's with numbers and quoted
+        names blurred (a "line too long (88 > 79)" or a `Disallowed name "foo"` is one problem
+        however long the line or whatever the name; the kept occurrences show real ones)."""
+        if self.error:
+            return self.rule, self.message
+        return self.rule, _DIGITS.sub("#", _QUOTED.sub("'…'", self.message))
 
 
 def select_build(lines: list[str], context: Context) -> Selection:
@@ -113,6 +118,7 @@ def select_build(lines: list[str], context: Context) -> Selection:
     terms = query_terms(context.query)
     keep = [True] * len(lines)
     _fold_repeats(lines, diagnostics, owner, terms, keep)
+    _fold_module_headers(lines, owner, keep)
     _fold_noise(lines, keep)
     selection = _selection(lines, keep, diagnostics, owner)
     return selection if _saves_enough(lines, selection) else [Keep(0, len(lines))]
@@ -188,6 +194,20 @@ def _fold_repeats(
             keep[i] = False
 
 
+def _fold_module_headers(lines: list[str], owner: list[int], keep: list[bool]) -> None:
+    """pylint's `************* Module x` line folds with its diagnostics when all of them fold
+    (each diagnostic names its file anyway); it stays while any of them is shown."""
+    for i, line in enumerate(lines):
+        if not _MODULE_HEADER.match(line):
+            continue
+        j = i + 1
+        while j < len(lines) and owner[j] >= 0:
+            j += 1
+        if j > i + 1 and not any(keep[i + 1 : j]):
+            keep[i] = False
+            owner[i] = owner[i + 1]  # noted with the diagnostics it heads
+
+
 def _fold_noise(lines: list[str], keep: list[bool]) -> None:
     """Runs of progress lines (blank lines inside a run count with it) fold."""
     i, n = 0, len(lines)
@@ -246,7 +266,10 @@ def _diagnostics_note(heads: list[Diagnostic]) -> str:
     parts = []
     for same in sorted(groups.values(), key=len, reverse=True)[:3]:
         first = same[0]
-        label = f"{first.rule} {first.message}".strip()
+        # where quoted names differ, the first message with them blurred (`Unused argument '…'`)
+        names_differ = len({_QUOTED.sub("", d.message) for d in same}) < len({d.message for d in same})
+        message = _QUOTED.sub("'…'", first.message) if names_differ else first.message
+        label = f"{first.rule} {message}".strip()
         label = label if len(label) <= 80 else label[:79] + "…"  # the kept occurrences show it whole
         where = ", ".join(d.location for d in same[:LOCATIONS_SHOWN] if d.location)
         rest = same[LOCATIONS_SHOWN:]

@@ -30,8 +30,11 @@ from compressors.search_listing import (
 from compressors.types import Context
 
 HUGE_LINE = 500  # a longer line (minified code) is folded whole unless it mentions the query
-KEEP_SHARE = 0.35  # share of grouped lines a long output keeps (query matches come on top)
-MIN_BUDGET = 40  # ...but never fewer than this many
+# Share of grouped lines a long output keeps (query matches, definitions and errors come on
+# top): the rest of a long match list or listing shows the shape, not news. On the corpus
+# 0.15/25 (was 0.35/40) cut search tokens by 17% and lost no needle.
+KEEP_SHARE = 0.15
+MIN_BUDGET = 25  # ...but never fewer than this many
 FLAT_WHOLE = 300  # a single directory's names are kept whole up to this many
 LISTING_MIN_CAP = 10  # a listing shows at least this many names of a directory, or none
 GREP_MIN_CAP = 2  # a grep output shows at least this many lines of every file

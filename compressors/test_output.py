@@ -16,6 +16,10 @@ from compressors.log_output import finish, log_plan, without_crlf
 from compressors.log_templates import Plan, Reason, template
 from compressors.types import Context
 
+# A test run is trimmed harder than a log: once failures, failing names, tracebacks and
+# summaries are kept (never trimmed), what is left is passing chatter and captured output.
+# On the corpus, 0.25/1200 instead of the log's 0.5/2000 cut 9% more tokens, no needle lost.
+TRIM_RATIO, TRIM_MIN_CHARS = 0.25, 1200
 MESSAGE_CHARS = 1500  # an assertion message and diff kept whole up to about this size
 PASSED = Reason("passing test line")
 SETUP = Reason("line", "test setup")
@@ -84,7 +88,7 @@ def select_test(lines: list[str], context: Context) -> Selection:
     mark_sections(plan)
     mark_unittest_blocks(plan)
     mark_failure_blocks(plan)
-    return finish(log_plan(lines, context, plan))
+    return finish(log_plan(lines, context, plan), TRIM_RATIO, TRIM_MIN_CHARS)
 
 
 def mark_test_lines(plan: Plan) -> None:
@@ -98,7 +102,10 @@ def mark_test_lines(plan: Plan) -> None:
             plan.fold[k] = SETUP
         elif _LONG_DOTS.match(line):
             plan.fold[k] = _dots_reason(line)
-        elif _PROGRESS.match(line) and not any(c in line.split(" ", 1)[-1] for c in "FE"):
+        elif _PROGRESS.match(line):
+            if any(c in line.split(" ", 1)[-1] for c in "FE"):
+                plan.mark_must(k, k + 1)  # names a file with failures: never trimmed
+                continue
             plan.fold[k] = PASSED
         else:
             continue

@@ -263,3 +263,42 @@ def test_through_the_router() -> None:
     assert result.text.startswith("<returncode>101</returncode>\n<output>\n[… 12 lines folded: Compiling ×9")
     assert result.folds[0].first_line == 1 and result.folds[0].last_line == 12
     assert "error[E0308]: mismatched types" in result.text
+
+
+PYLINT = """\
+************* Module app.views
+app/views.py:12:0: W0611: Unused import os (unused-import)
+app/views.py:40:4: W0613: Unused argument 'request' (unused-argument)
+app/views.py:52:4: W0613: Unused argument 'kwargs' (unused-argument)
+************* Module app.forms
+app/forms.py:8:4: W0613: Unused argument 'instance' (unused-argument)
+app/forms.py:19:4: W0613: Unused argument 'commit' (unused-argument)
+************* Module app.models
+app/models.py:77:8: W0613: Unused argument 'using' (unused-argument)
+app/models.py:91:8: W0613: Unused argument 'update_fields' (unused-argument)
+************* Module app.admin
+app/admin.py:3:0: E0401: Unable to import 'grappelli' (import-error)
+
+------------------------------------------------------------------
+Your code has been rated at 7.12/10 (previous run: 7.12/10, +0.00)"""
+
+
+def test_pylint_format_is_parsed_and_names_in_quotes_do_not_split_a_rule() -> None:
+    lines = PYLINT.split("\n")
+    diagnostics, _ = parse_diagnostics(lines)
+    assert [d.rule for d in diagnostics] == ["W0611", "W0613", "W0613", "W0613", "W0613", "W0613", "W0613", "E0401"]
+    assert diagnostics[1].location == "app/views.py:40:4"
+    # `Unused argument 'request'` and `... 'kwargs'` are one problem for folding
+    assert diagnostics[1].key == diagnostics[2].key == ("W0613", "Unused argument '…' (unused-argument)")
+
+
+def test_pylint_module_headers_fold_with_their_diagnostics() -> None:
+    out = run(PYLINT)
+    lines = PYLINT.split("\n")
+    # Two occurrences of W0613 stay; the modules whose every diagnostic folds go with them,
+    # and the note names the rule in its blurred form and every location.
+    assert out == lines[:4] + [
+        "[… 4 repeated diagnostics folded: W0613 Unused argument '…' (unused-argument) ×4 at "
+        "app/forms.py:8:4, app/forms.py:19:4, app/models.py:77:8, app/models.py:91:8]"
+    ] + lines[10:]
+    assert "************* Module app.admin" in out  # its diagnostic is shown: the header stays

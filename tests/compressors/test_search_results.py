@@ -7,9 +7,18 @@ import pytest
 from compressors import Context, compress
 from compressors.lines import Keep, Note, check_selection, render
 from compressors.notes import NOTE_PATTERN
+from compressors import search_results
 from compressors.search_results import select_search
 
 NO_QUERY = Context()
+
+
+@pytest.fixture
+def budget_35_40(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixtures below were sized for a keep share of 35% and a floor of 40 lines; they
+    test the capping mechanics at that budget (the default is tighter, tested on its own)."""
+    monkeypatch.setattr(search_results, "KEEP_SHARE", 0.35)
+    monkeypatch.setattr(search_results, "MIN_BUDGET", 40)
 
 
 def run(lines: list[str], context: Context = NO_QUERY) -> list[str]:
@@ -39,6 +48,7 @@ def rg_chain() -> list[str]:
     return lines
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_grep_caps_a_busy_file_and_keeps_definitions_and_query_matches() -> None:
     lines = rg_chain()
     out = run(lines, Context(query="prefetch_related_objects loses the cache"))
@@ -63,6 +73,7 @@ def test_grep_keeps_every_file_visible() -> None:
     assert "[… " in out and len(out) < 0.8 * len("\n".join(lines))
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_grep_context_lines_with_dashed_paths_and_separators() -> None:
     path = "src/my-app/api-client.js"
     lines: list[str] = []
@@ -78,6 +89,7 @@ def test_grep_context_lines_with_dashed_paths_and_separators() -> None:
     assert out[:3] == lines[:3]
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_rg_heading_mode_groups_under_the_path_line() -> None:
     lines = ["src/server/routes.ts"]
     lines += [f"{10 + k}:router.get('/api/v1/items/{k}', authMiddleware, listItems);" for k in range(70)]
@@ -115,6 +127,7 @@ def find_sphinx() -> list[str]:
     return lines
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_find_caps_the_biggest_directory_and_keeps_small_ones_whole() -> None:
     lines = find_sphinx()
     out = run(lines)
@@ -122,6 +135,7 @@ def test_find_caps_the_biggest_directory_and_keeps_small_ones_whole() -> None:
     assert out == lines[:15] + ["[… 27 paths folded: in sphinx/locale]"] + lines[42:]
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_find_keeps_query_matches_in_a_capped_directory() -> None:
     lines = find_sphinx()
     out = run(lines, Context(query="Translations for sphinx/locale/sv are not loaded"))
@@ -129,6 +143,7 @@ def test_find_keeps_query_matches_in_a_capped_directory() -> None:
     assert "sphinx/locale" in out and "sphinx/domains/python.py" in out
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_find_keeps_its_error_messages() -> None:
     lines = [*find_sphinx(), "find: 'sphinx/.cache': Permission denied"]
     out = run(lines)
@@ -168,6 +183,7 @@ def ls_recursive() -> list[str]:
     return lines[:-1]
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_ls_recursive_folds_whole_deep_directories_past_the_budget() -> None:
     lines = ls_recursive()
     out = run(lines)
@@ -184,6 +200,7 @@ def test_ls_recursive_shows_a_directory_the_query_names() -> None:
     assert "conf.py" in out
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_ls_recursive_keeps_empty_directories_when_only_capping() -> None:
     lines = [".:", "assets", "empty", "src", "", "./assets:", *[f"img_{k:03d}.png" for k in range(80)], "", "./empty:", "", "./src:", "app.py", "cli.py"]
     out = run(lines)
@@ -199,6 +216,7 @@ def test_grep_errors_and_binary_matches_stay() -> None:
     assert "[… " in "\n".join(out)
 
 
+@pytest.mark.usefixtures("budget_35_40")
 def test_tree_groups_entries_under_their_directory() -> None:
     icons = [f"│   │   ├── icon-{k:03d}.svg" for k in range(60)]
     lines = [".", "├── src", "│   ├── assets", *icons, "│   │   └── logo.png", "│   ├── main.ts", "│   └── router.ts"]
@@ -235,6 +253,7 @@ def test_selection_is_deterministic_and_notes_match_the_pattern() -> None:
 
 
 @pytest.mark.parametrize(("command", "kind"), [("rg -n _chain", "search"), ("grep -rn _chain django tests", "auto")])
+@pytest.mark.usefixtures("budget_35_40")
 def test_through_the_router_with_an_agent_envelope(command: str, kind: str) -> None:
     body = "\n".join(rg_chain())
     text = f"<returncode>0</returncode>\n<output>\n{body}\n</output>"
@@ -245,3 +264,27 @@ def test_through_the_router_with_an_agent_envelope(command: str, kind: str) -> N
     assert "[… 12 matching lines folded: in django/db/models/query.py]" in result.text
     assert [fold.note for fold in result.folds][0] == "[… 12 matching lines folded: in django/db/models/query.py]"
     assert result.folds[0].first_line == 34 and result.folds[0].last_line == 45
+
+
+def test_default_budget_keeps_a_fifth_of_a_long_grep_plus_definitions() -> None:
+    # 65 matches, the default floor of 25: the three small files stay whole (5 lines), the busy
+    # file keeps 20: its first 19 and its definition; every folded run is announced.
+    lines = rg_chain()
+    out = run(lines)
+    expected = (
+        lines[:19]
+        + ["[… 26 matching lines folded: in django/db/models/query.py]", lines[45]]
+        + ["[… 14 matching lines folded: in django/db/models/query.py]"]
+        + lines[60:]
+    )
+    assert out == expected
+
+
+def test_default_budget_still_keeps_query_matches_on_top() -> None:
+    # A file that mentions the query keeps up to RELEVANT_CAP lines whatever the share.
+    lines = rg_chain()
+    out = run(lines, Context(query="prefetch_related_objects loses the cache"))
+    assert lines[50] in out and lines[45] in out
+    assert out[:28] == lines[:28]
+    assert out[28] == "[… 17 matching lines folded: in django/db/models/query.py]"
+    assert out[-5:] == lines[-5:]

@@ -477,3 +477,59 @@ def test_through_router() -> None:
     assert "FAILED tests/test_parser.py::test_unicode_escape - AssertionError: assert 'Ã©' == 'é'" in result.text
     assert [fold.note for fold in result.folds][:2] == ["[… 30 passing test lines folded]", "[… 30 passing test lines folded]"]
     assert (result.folds[0].first_line, result.folds[0].last_line) == (4, 33)
+
+
+def _captured_output_run() -> str:
+    """A failing pytest run whose failure printed 120 lines of debug output."""
+    debug = "\n".join(f"DEBUG step {k}: state={{'rows': {k * 3}, 'cursor': {k}}}" for k in range(120))
+    return f"""\
+============================= test session starts ==============================
+collected 40 items
+
+tests/test_sync.py ..........F.............................              [100%]
+
+=================================== FAILURES ===================================
+_______________________________ test_sync_rows _________________________________
+
+    def test_sync_rows():
+>       assert sync(rows) == 360
+E       assert 357 == 360
+
+tests/test_sync.py:88: AssertionError
+----------------------------- Captured stdout call -----------------------------
+{debug}
+=========================== short test summary info ============================
+FAILED tests/test_sync.py::test_sync_rows - assert 357 == 360
+========================= 1 failed, 39 passed in 0.91s ========================="""
+
+
+def test_captured_output_is_trimmed_toward_a_quarter_and_failures_stay() -> None:
+    text = _captured_output_run()
+    lines, selection, out = run(text)
+    # The failure, its location, the failing progress line and the summaries stay whole.
+    for line in (
+        "tests/test_sync.py ..........F.............................              [100%]",
+        ">       assert sync(rows) == 360",
+        "E       assert 357 == 360",
+        "tests/test_sync.py:88: AssertionError",
+        "FAILED tests/test_sync.py::test_sync_rows - assert 357 == 360",
+        "========================= 1 failed, 39 passed in 0.91s =========================",
+    ):
+        assert line in out.split("\n")
+    # Captured debug lines are similar lines: the run folds, ends kept, under a quarter left.
+    assert "DEBUG step 0: state={'rows': 0, 'cursor': 0}" in out
+    assert "DEBUG step 119: state={'rows': 357, 'cursor': 119}" in out
+    assert any(NOTE_PATTERN.fullmatch(n) for n in notes(selection))
+    assert len(out) <= 0.25 * len(text)
+
+
+def test_progress_line_with_failures_survives_trimming() -> None:
+    # Many passing files and a long run of captured output: the trimmer must not take the one
+    # progress line that names the file with a failure.
+    passing = "\n".join(f"tests/test_mod{k:02d}.py {'.' * 40}                       [{k:3d}%]" for k in range(1, 40))
+    text = _captured_output_run().replace(
+        "tests/test_sync.py ..........F", passing + "\ntests/test_sync.py ..........F"
+    )
+    lines, selection, out = run(text)
+    assert "tests/test_sync.py ..........F.............................              [100%]" in out.split("\n")
+    assert "[… 39 passing test lines folded]" in notes(selection)
