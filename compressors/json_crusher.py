@@ -14,7 +14,9 @@
 
 Output layout: the document as compact JSON, with each table replaced by the string
 `"<table PATH>"` and written after it as `table PATH: N items as rows of (...)`; a document
-that is itself an array of similar objects is just its table.
+that is itself an array of similar objects is just its table. A lossless output can be read
+back with `json_table.decode`. Folds name the input's whole line range: a JSON fold stands
+for items or characters, not for lines.
 """
 
 from __future__ import annotations
@@ -65,8 +67,13 @@ def compress_json(text: str, context: Context, projection: str | None = None, lo
     unchanged = Result(text, KIND, True, ())
     try:
         document = parse_json(text)
-    except Unparsed:
+        return _compress(text, document, context, projection, lossless_only) or unchanged
+    except (Unparsed, RecursionError):  # not JSON, or nested too deep to walk
         return unchanged
+
+
+def _compress(text: str, document: Any, context: Context, projection: str | None, lossless_only: bool) -> Result | None:
+    """The compressed Result, or None when nothing saves enough."""
     lead: list[str] = []
     if projection and not lossless_only:
         projected = _project(document, projection)
@@ -84,7 +91,7 @@ def compress_json(text: str, context: Context, projection: str | None = None, lo
             best = lossy
     output = "\n".join([*lead, best.text])
     if not _saves_enough(text.strip(), output):
-        return unchanged
+        return None
     if text.endswith("\n"):
         output += "\n"
     notes = [*lead, *best.notes]

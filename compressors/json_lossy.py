@@ -33,12 +33,15 @@ QUERY_SHARE = 0.05  # a query term found in more items than this is not distinct
 LONG_STRING = 400  # longer strings are shortened
 STRING_HEAD, STRING_TAIL = 160, 60
 BLOB_HEAD = 24
+MAX_STRING_LINES = 12  # error or query lines kept from inside one long string
+MAX_LINE = 300  # longer lines are never kept whole for relevance
+MIN_GAP = 40  # shorter gaps in a long string are kept
 MAX_DEPTH = 5  # containers nested deeper than this are summarised
 SUMMARY_MIN = 160  # ...when their JSON is at least this long
 
 _ID_COLUMN = re.compile(r"(^|[._-])(id|uuid|guid|key|sha|number|num|slug|name|login|email|code|ref)$|[a-z]Id$", re.I)
 _QUERY_WORD = re.compile(r"[\w][\w.:/@-]*")
-_BLOB = re.compile(r"[A-Za-z0-9+/=_\-\s]+\Z")
+_BLOB = re.compile(r"[A-Za-z0-9+/=_\-\r\n]+\Z")  # base64 (maybe wrapped), hex, tokens
 # The shared error pattern is case-insensitive; on text lower-cased once, a case-sensitive
 # copy finds the same words more than twice as fast.
 _ERROR_LOWER = re.compile(ERROR_RE.pattern, ERROR_RE.flags & ~re.IGNORECASE)
@@ -162,13 +165,15 @@ def _error_matches(blob: str, starts: list[int]) -> list[re.Match]:
 
 
 def _mark_query(lower: str, starts: list[int], terms: frozenset[str], keep: list[bool]) -> None:
+    """Items naming a query term, unless the term is in so many items that it tells none apart."""
     limit = max(RARE_COUNT, int(QUERY_SHARE * len(starts)))
     for term in sorted(terms):
         hits: list[int] = []
         pos = lower.find(term)
         while pos >= 0 and len(hits) <= limit:
-            hits.append(bisect_right(starts, pos) - 1)
-            pos = lower.find(term, pos + len(term))
+            line = bisect_right(starts, pos) - 1
+            hits.append(line)
+            pos = lower.find(term, starts[line + 1] if line + 1 < len(starts) else len(lower))
         if len(hits) <= limit:
             for line in hits:
                 keep[line] = True
@@ -237,11 +242,13 @@ def fold_detail(table: Table, start: int, end: int) -> str:
         low, high = scalar_text(table.keys[start], 40), scalar_text(table.keys[end - 1], 40)
         if low is not None and high is not None:
             parts.append(f"keys {low}…{high}")
-    first = table.columns[0]
-    low, high = scalar_text(first.values[rows[0]]), scalar_text(first.values[rows[-1]])
-    if low is not None and high is not None and len(rows) > 1:
-        parts.append(f"{first.name} {low}…{high}")
-    for column in table.columns[1:]:
+    ranged = _range_column(table, rows)
+    if ranged is not None and len(rows) > 1:
+        low, high = scalar_text(ranged.values[rows[0]]), scalar_text(ranged.values[rows[-1]])
+        parts.append(f"{ranged.name} {low}…{high}")
+    for column in table.columns:
+        if column is ranged:
+            continue
         counts = Counter(value_key(column.values[r]) for r in rows)
         if len(counts) > 4 or (len(counts) > 1 and len(counts) * 4 > len(rows)):
             continue
@@ -255,6 +262,16 @@ def fold_detail(table: Table, start: int, end: int) -> str:
         if sum(map(len, parts)) > 90:
             break
     return "; ".join(parts)
+
+
+def _range_column(table: Table, rows: list[int]) -> Column | None:
+    """The column whose first and last folded values say best which items went: the first
+    column if its values are short, else the first ID-like one."""
+    candidates = [table.columns[0], *(c for c in table.columns[1:] if _ID_COLUMN.search(c.path[-1]))]
+    for column in candidates:
+        if scalar_text(column.values[rows[0]]) is not None and scalar_text(column.values[rows[-1]]) is not None:
+            return column
+    return None
 
 
 def _first_row(column: Column, rows: list[int], key: Any) -> int:
@@ -291,15 +308,61 @@ def _summary(value: dict | list, text: str) -> str:
 
 
 def shorten_string(text: str, relevance: Relevance, notes: list[str]) -> str:
-    """Head and tail of a long string plus any of its lines with errors or query terms."""
-    if "\n" not in text[:200] and _BLOB.match(text) and " " not in text[:200]:
+    """A long string's head and tail (whole lines where they fit), plus any of its lines with
+    errors or query terms; each gap becomes a fold note."""
+    if _BLOB.match(text):
         note = fold_note(len(text) - BLOB_HEAD, "char", "base64 or binary data")
         notes.append(note)
         return text[:BLOB_HEAD] + note
-    head, tail = text[:STRING_HEAD], text[-STRING_TAIL:]
-    middle = text[STRING_HEAD : len(text) - STRING_TAIL]
-    kept = [line for line in middle.split("\n")[1:-1] if len(line) <= 300 and relevance.hit(line)][:8]
     what = "html" if text.lstrip().startswith("<") and "</" in text else "text"
-    note = fold_note(len(middle) - sum(len(k) + 1 for k in kept), "char", what)
-    notes.append(note)
-    return head + note + "".join("\n" + line for line in kept) + ("\n" if kept else "") + tail
+    out: list[str] = []
+    position = 0
+    for start, end in _kept_spans(text, relevance):
+        if start - position < MIN_GAP:  # a note would cost about as much as the text
+            start = position
+        if start > position:
+            note = fold_note(start - position, "char", what)
+            notes.append(note)
+            out.append(note + ("\n" if text[start - 1] == "\n" else ""))
+        out.append(text[start:end])
+        position = end
+    return "".join(out)
+
+
+def _kept_spans(text: str, relevance: Relevance) -> list[tuple[int, int]]:
+    """Character spans of a long string to keep: the head and tail within their budgets (cut
+    inside a line only when its first or last line alone is over budget) and short lines
+    with errors or query terms in between."""
+    lines: list[tuple[int, int]] = []  # each line with its newline
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        lines.append((start, end))
+        start = end
+    head = 0
+    for start, end in lines:
+        if end > STRING_HEAD:
+            if not head:  # the first line alone is over budget: cut it, unless it matters
+                head = end if _relevant_line(text[start:end], relevance) else STRING_HEAD
+            break
+        head = end
+    tail = len(text)
+    for start, end in reversed(lines):
+        if len(text) - start > STRING_TAIL:
+            if tail == len(text):  # likewise for the last line
+                tail = start if _relevant_line(text[start:end], relevance) else len(text) - STRING_TAIL
+            break
+        tail = start
+    spans = [(0, head)]
+    for start, end in lines:
+        if start >= head and end <= tail and _relevant_line(text[start:end], relevance):
+            spans.append((start, end))
+            if len(spans) > MAX_STRING_LINES:
+                break
+    spans.append((max(tail, spans[-1][1]), len(text)))
+    return spans
+
+
+def _relevant_line(line: str, relevance: Relevance) -> bool:
+    return len(line) <= MAX_LINE and relevance.hit(line)

@@ -205,8 +205,8 @@ def _flatten(path: tuple[str, ...], values: list[Any], out: list[Column]) -> Non
 # --- reading the form back ---------------------------------------------------------------
 
 _HEADER = re.compile(
-    r"^(?:table (?P<path>.+?): )?(?P<count>[\d,]+) (?:items|(?P<entries>entries)|lists of (?P<rows>[\d,]+) items in all,) "
-    r"as rows of \((?P<names>.*)\)$"
+    r"^(?:table (?P<path>.+?): )?(?P<count>[\d,]+) "
+    r"(?:items|(?P<entries>entries)|lists of (?P<rows>[\d,]+) items in all,) as rows of \((?P<names>.*)\)$"
 )
 _NAME = re.compile(r'"(?:[^"\\]|\\.)*"|\[key\]|[^,\s:{}]+')
 _CONSTANT = re.compile(r"^constant in all [\d,]+ items: \{(?P<pairs>.*)\}$")

@@ -145,6 +145,8 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
     mode = settings.mode(kind)
     if mode == "off":
         return Result(text, kind, True, ())
+    if kind == "json" and mode == "lossless" and not numbered and (found := load(kind)) is not None:
+        return found[0](clean, context, lossless_only=True)  # the compact table form is lossless
     if kind in ("text", "repeated_lines") or mode == "lossless" or (found := load(kind)) is None:
         result = fold_repeated_lines(clean)
         return Result(result.text, kind if kind != "auto" else result.kind, result.lossless, result.folds)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compressors import Context, compress
+from compressors import Context, Result, compress
 from compressors.json_crusher import compress_json
 from compressors.json_lossy import _ERROR_LOWER, _error_matches, _joined
 from compressors.json_table import decode
@@ -102,6 +102,11 @@ def test_invalid_or_empty_json_is_returned_unchanged_as_lossless_json(text: str)
     assert (result.text, result.kind, result.lossless, result.folds) == (text, "json", True, ())
 
 
+@pytest.mark.parametrize("text", ["[]", "{}", "42", '"just a string"', "[" * 600 + "]" * 600])
+def test_trivial_or_too_deeply_nested_json_is_returned_unchanged(text: str) -> None:
+    assert compress_json(text, NO_QUERY) == Result(text, "json", True, ())
+
+
 def test_json_that_saves_too_little_is_returned_unchanged() -> None:
     text = json.dumps({f"key_{i}": f"distinct value number {i}" for i in range(60)})
     assert compress_json(text, NO_QUERY).text == text
@@ -162,6 +167,13 @@ def test_numbers_are_copied_exactly_as_written() -> None:
         '["A-3",10,7.5e+2,0,2,0.333,5.0]',
     ]
     assert decode(result.text) == json.loads(text)
+
+
+def test_projection_filters_compare_numbers_kept_as_written() -> None:
+    text = json.dumps([{"sku": f"S{i}", "price": f"{i}.50", "qty": i, "notes": "fragile " * 8} for i in range(8)])
+    text = text.replace('.50"', ".50").replace('"price": "', '"price": ')
+    result = compress_json(text, NO_QUERY, projection="[?price > `5`].{sku: sku, price: price}")
+    assert result.text.split("\n")[1:] == ["3 items as rows of (sku, price)", '["S5",5.50]', '["S6",6.50]', '["S7",7.50]']
 
 
 def test_lossless_only_keeps_every_item_of_a_large_array() -> None:
@@ -245,6 +257,8 @@ def test_projection_keeps_the_asked_fields_and_says_what_went() -> None:
     )
     assert not result.lossless and result.folds[0].note == result.text.split("\n")[0]
     plain = compress_json(text, NO_QUERY)
+    filtered = compress_json(text, NO_QUERY, projection="items[?state=='open'].{id: id, title: title}")
+    assert filtered.text.split("\n")[1] == '[{"id":11,"title":"Crash on save"},{"id":13,"title":"Slow search"}]'  # too short for a table
     for expression in ("items[", "no_such_field", "items[].{id: id"):
         assert compress_json(text, NO_QUERY, projection=expression) == plain
     assert compress_json(text, NO_QUERY, projection="items[].id", lossless_only=True) == compress_json(
@@ -260,10 +274,22 @@ def test_long_strings_are_shortened_but_keep_their_error_lines() -> None:
     out = json.loads(result.text)  # still valid JSON: notes sit inside the strings
     assert out["url"] == "https://example.com/catalogue" and out["status"] == 200
     assert out["avatar"] == "iVBORw0KGgoQUFBQUFBQUFBQ[… 3,587 chars folded: base64 or binary data]"
-    assert out["body"].startswith(page[:160] + "[… ")
-    assert "\n<p>Error: quota exceeded for project 4711</p>\n" in out["body"]
-    assert out["body"].endswith(page[-60:])
-    assert not result.lossless and len(result.folds) == 2
+    entry = "<p>Catalogue entry, nothing unusual here.</p>"
+    assert out["body"].split("\n") == [
+        "<html><body>", entry, entry, entry,
+        "[… 5,382 chars folded: html]",
+        "<p>Error: quota exceeded for project 4711</p>",
+        "[… 1,652 chars folded: html]",
+        "<p>More catalogue text.</p>", "</body></html>",
+    ]  # fmt: skip
+    assert not result.lossless and len(result.folds) == 3
+
+
+def test_a_long_single_line_string_keeps_its_head_and_tail() -> None:
+    summary = "Release notes: " + "fixed a flaky retry in the uploader; " * 40 + "bumped version to 4.2.1"
+    result = compress_json(json.dumps([{"tag": f"v4.2.{i}", "summary": summary + str(i)} for i in range(12)]), NO_QUERY)
+    rows = [json.loads(line) for line in result.text.split("\n")[1:] if not line.startswith("[…")]
+    assert rows[0] == ["v4.2.0", summary[:160] + "[… 1,299 chars folded: text]" + (summary + "0")[-60:]]
 
 
 def test_deep_nesting_is_summarised_by_keys_and_size() -> None:

@@ -112,3 +112,13 @@ def test_truncated_mini_swe_agent_envelope_compresses_head_and_tail_separately()
         "14764 characters elided\n</elided_chars>\n<output_tail>\nFAILED (errors=1)\n[previous line repeated 4 more times]\n</output_tail>"
     )
     assert len(result.folds) == 2
+
+
+def test_lossless_mode_gives_json_its_lossless_table() -> None:
+    import json as jsonlib
+
+    items = [{"id": i, "login": f"user{i}", "type": "User", "site_admin": False} for i in range(60)]
+    text = jsonlib.dumps(items, indent=2)
+    result = compress(text, Context(tool_name="fetch"), kind="json", settings=Settings(default_mode="lossless"))
+    assert result.lossless and len(result.text) < len(text) / 2
+    assert "user59" in result.text and "constant in all 60 items" in result.text
