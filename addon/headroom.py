@@ -16,7 +16,8 @@ if _ROOT not in sys.path:
 
 from addon.host_filter import HostFilter  # noqa: E402
 from addon.local_defaults import LocalDefaults  # noqa: E402
+from addon.retrieval_answers import AnswerRetrieval  # noqa: E402
 from addon.rewrite import Rewrite  # noqa: E402
 from addon.sse_streaming import StreamEvents  # noqa: E402
 
-addons = [LocalDefaults(), HostFilter(), Rewrite(), StreamEvents()]
+addons = [LocalDefaults(), HostFilter(), AnswerRetrieval(), Rewrite(), StreamEvents()]

@@ -31,13 +31,39 @@ class Replacement:
     text: str
 
 
+@dataclass(frozen=True)
+class Append:
+    """Append the JSON `literal` as the last element of the array at `path`."""
+
+    path: Path
+    literal: str
+
+
+@dataclass(frozen=True)
+class AddMember:
+    """Add the member `key: literal` as the last member of the object at `path`."""
+
+    path: Path
+    key: str
+    literal: str
+
+
+Edit = Replacement | Append | AddMember
+
+
 def find_string_spans(doc: str, paths: list[Path]) -> dict[Path, tuple[int, int]]:
     """Return the [start, end) source span (quotes included) of the string at each path.
 
     Only containers on the way to a wanted path are walked in Python; every other subtree is
     skipped with the C decoder, so large bodies cost little beyond one pass of C code.
     """
-    wanted = set(paths)
+    return find_spans(doc, paths, [])
+
+
+def find_spans(doc: str, string_paths: list[Path], value_paths: list[Path]) -> dict[Path, tuple[int, int]]:
+    """Spans of the strings at `string_paths` and of the values (any type) at `value_paths`."""
+    wanted = {p: True for p in value_paths}
+    wanted.update({p: False for p in string_paths})
     prefixes: set[Path] = set()
     for p in wanted:
         for i in range(len(p)):
@@ -57,12 +83,27 @@ def _walk(
     doc: str,
     pos: int,
     path: Path,
-    wanted: set[Path],
+    wanted: dict[Path, bool],
     prefixes: set[Path],
     spans: dict[Path, tuple[int, int]],
 ) -> int:
     """Walk the value starting at `pos` (no leading whitespace); return its end."""
-    if path in wanted:
+    if wanted.get(path):  # any value: its whole span (walked into when edits lie inside it)
+        end = _walk_value(doc, pos, path, wanted, prefixes, spans) if path in prefixes else _DECODER.raw_decode(doc, pos)[1]
+        spans[path] = (pos, end)
+        return end
+    return _walk_value(doc, pos, path, wanted, prefixes, spans)
+
+
+def _walk_value(
+    doc: str,
+    pos: int,
+    path: Path,
+    wanted: dict[Path, bool],
+    prefixes: set[Path],
+    spans: dict[Path, tuple[int, int]],
+) -> int:
+    if wanted.get(path) is False:  # a string to replace
         if doc.startswith('"', pos):
             _, end = _scanstring(doc, pos + 1, True)
             spans[path] = (pos, end)
@@ -122,17 +163,33 @@ def encode_string(text: str) -> str:
     return literal
 
 
-def splice(doc: str, replacements: list[Replacement]) -> str:
-    """Return `doc` with each replacement's string value swapped in, nothing else changed."""
-    if not replacements:
+def splice(doc: str, edits: list[Edit]) -> str:
+    """Return `doc` with the edits applied and nothing else changed: string values swapped,
+    array elements and object members appended before the closing bracket."""
+    if not edits:
         return doc
+    replacements = [e for e in edits if isinstance(e, Replacement)]
+    containers = [e for e in edits if not isinstance(e, Replacement)]
     if len({r.path for r in replacements}) != len(replacements):
         raise SpliceError("two replacements for the same path")
-    spans = find_string_spans(doc, [r.path for r in replacements])
-    edits = sorted(((spans[r.path], encode_string(r.text)) for r in replacements), key=lambda e: e[0][0])
+    if len({c.path for c in containers}) != len(containers):
+        raise SpliceError("two insertions into the same container")
+    spans = find_spans(doc, [r.path for r in replacements], [c.path for c in containers])
+    changes: list[tuple[int, int, str]] = [(*spans[r.path], encode_string(r.text)) for r in replacements]
+    for edit in containers:
+        start, end = spans[edit.path]
+        opener, closer = ("[", "]") if isinstance(edit, Append) else ("{", "}")
+        if doc[start] != opener or doc[end - 1] != closer:
+            raise SpliceError(f"value at {edit.path} is not {'an array' if opener == '[' else 'an object'}")
+        empty = not doc[start + 1 : end - 1].strip()
+        element = edit.literal if isinstance(edit, Append) else f"{encode_string(edit.key)}:{edit.literal}"
+        changes.append((end - 1, end - 1, element if empty else "," + element))
+    changes.sort(key=lambda c: (c[0], c[1]))
     out: list[str] = []
     cursor = 0
-    for (start, end), literal in edits:
+    for start, end, literal in changes:
+        if start < cursor:
+            raise SpliceError("overlapping edits")
         out.append(doc[cursor:start])
         out.append(literal)
         cursor = end

@@ -14,11 +14,17 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from addon.decision_memo import Decision, DecisionMemo, content_key
-from addon.json_splice import Replacement, splice
+from addon.json_splice import AddMember, Append, Edit, Replacement, splice
+from addon.retrieve_tool import TOOL_NAME, MARKER_ID, add_markers, marker_ids, tool_definition, tool_names, unique_name
 from addon.providers import ProviderAdapter, Segment
 from compressors import Context, Result, compress
+from compressors.notes import NOTE_PATTERN
+
+if TYPE_CHECKING:
+    from addon.original_store import Originals
 from compressors.tokens import count_tokens
 
 CompressFn = Callable[[str, Context], Result]
@@ -63,6 +69,8 @@ class RewriteReport:
     rewritten: list[SegmentReport] = field(default_factory=list)
     ms: float = 0.0
     errors: list[str] = field(default_factory=list)  # segments whose compressor raised
+    markers: int = 0  # segments forwarded with retrieve markers
+    retrieve_tool: str | None = None  # the tool added for them
     # (report entry, original text, forwarded text) awaiting exact token counts
     uncounted: list[tuple[SegmentReport, str, str]] = field(default_factory=list, repr=False)
 
@@ -105,12 +113,17 @@ def rewrite_body(
     policy: Policy = Policy(),
     compress_fn: CompressFn = compress,
     exact_counts: bool = True,
+    retrieval: RetrievalPath | None = None,
+    lossless_fn: CompressFn | None = None,
 ) -> tuple[bytes, RewriteReport]:
     """Return the body to forward and a report. Raises on bodies it cannot handle.
 
     Only segments the provider has not seen yet (after the model's last turn) are compressed;
     older ones get their memoised decision replayed, or stay untouched when there is none.
     With `exact_counts` False the report's token counts are left for `count_tokens_for`.
+    Lossy results need `retrieval`: their originals are stored, their fold notes become
+    markers, and the retrieve tool is added. Without it (or when this request cannot carry the
+    tool) `lossless_fn` compresses instead, and any lossy result is forwarded as it was.
     """
     started = time.perf_counter()
     try:
@@ -120,11 +133,17 @@ def rewrite_body(
         raise NotJson(str(e)) from e
     parsed = adapter.parse(document)
     report = RewriteReport(adapter.name, segments=len(parsed.segments))
-    replacements: list[Replacement] = []
+    if retrieval is not None:
+        retrieval = retrieval.for_request(document)
+    if retrieval is None and lossless_fn is not None:
+        compress_fn = lossless_fn  # no way back to originals for this request: lossless only
+    replacements: list[Edit] = []
     new_decisions: list[tuple[str, Decision]] = []
     for segment in parsed.segments:
         report.fresh += segment.fresh
         decision, replayed = _decide(segment, parsed.query, memo, policy, compress_fn, report.errors)
+        if decision is not None and decision.text is not None:
+            decision = _with_retrieve_path(decision, segment, replayed, retrieval, report)
         if decision is not None and not replayed and decision.kind != SMALL:
             new_decisions.append((content_key(segment.text), decision))
         if decision is None or decision.text is None:
@@ -136,6 +155,9 @@ def rewrite_body(
         report.rewritten.append(entry)
         if decision.tokens_before is None:
             report.uncounted.append((entry, segment.text, decision.text))
+    if report.markers and retrieval is not None:
+        replacements.append(retrieval.tool_edit(document))
+        report.retrieve_tool = retrieval.tool_name
     out = splice(text, replacements).encode("utf-8") if replacements else body
     # Remember decisions only once the body they went out in exists: a body that fails later
     # goes out as the original, and a remembered decision would then be replayed wrongly.
@@ -145,6 +167,66 @@ def rewrite_body(
     if exact_counts:
         count_tokens_for(report, memo)
     return out, report
+
+
+@dataclass
+class RetrievalPath:
+    """A working way back to the originals for this request: the store, who is asking, and
+    the tool (name and definition literal) that the request will carry."""
+
+    originals: Originals
+    owner: str
+    provider: str
+    tool_name: str = TOOL_NAME
+    streaming: bool = False  # whether retrieve calls can be answered inside a streamed response
+
+    def for_request(self, document: dict) -> RetrievalPath | None:
+        """This path bound to one request, or None when the request cannot carry the tool
+        (the client forbade tool calls, forces another tool, or streams where we cannot answer)."""
+        if _tool_choice_blocks_retrieval(document.get("tool_choice")):
+            return None
+        if document.get("stream") and not self.streaming:
+            return None
+        return replace(self, tool_name=unique_name(tool_names(self.provider, document.get("tools"))))
+
+    def tool_edit(self, document: dict) -> Edit:
+        """Append the tool to `tools`, or add `tools` when the request has none."""
+        literal = tool_definition(self.provider, self.tool_name)
+        if isinstance(document.get("tools"), list):
+            return Append(("tools",), literal)
+        return AddMember((), "tools", f"[{literal}]")
+
+
+def _tool_choice_blocks_retrieval(choice: object) -> bool:
+    if choice in ("none", "required"):  # OpenAI: no tools / must call one of the client's
+        return choice == "none"
+    if isinstance(choice, dict):
+        kind = choice.get("type")
+        return kind in ("none", "tool", "function") or "function" in choice  # none, or a forced tool
+    return False
+
+
+def _with_retrieve_path(
+    decision: Decision, segment: Segment, replayed: bool, retrieval: RetrievalPath | None, report: RewriteReport
+) -> Decision | None:
+    """Make a lossy decision safe to forward: markers need a retrieve path and a stored original."""
+    ids = marker_ids(decision.text or "")
+    unmarked = NOTE_PATTERN.search(MARKER_ID.sub("", decision.text or "")) is not None
+    if not ids and not unmarked:
+        return decision  # lossless: nothing to retrieve
+    if retrieval is None:
+        return None  # never a marker without a way back: forward the original this time
+    try:
+        if unmarked:  # a fresh lossy result: keep the original, name it in every note
+            original_id = retrieval.originals.store(segment.text, retrieval.owner, decision.kind)
+            decision = replace(decision, text=add_markers(decision.text or "", original_id))
+        else:  # a replayed one: keep its original alive, and fetchable by whoever re-sent it
+            retrieval.originals.store(segment.text, retrieval.owner, decision.kind)
+    except Exception as e:  # store unavailable: fail open for this segment
+        report.errors.append(f"store: {type(e).__name__}: {e}")
+        return None
+    report.markers += 1
+    return decision
 
 
 def count_tokens_for(report: RewriteReport, memo: DecisionMemo) -> RewriteReport:

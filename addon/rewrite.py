@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,16 +15,27 @@ from mitmproxy import command, ctx, exceptions, http
 from addon.decision_memo import DecisionMemo
 from addon.home import headroom_home, store_dir
 from addon.providers import UnknownShape, adapter_for
-from addon.request_rewriter import NotJson, Policy, RewriteReport, count_tokens_for, rewrite_body
+from addon.original_store import Originals, open_store, owner_of
+from addon.request_rewriter import NotJson, Policy, RetrievalPath, RewriteReport, count_tokens_for, rewrite_body
+from addon.retrieval_rounds import supported
 from compressors import Context, Result, Settings, compress
-from compressors.router import parse_modes, parse_projections
+from compressors.router import KINDS, parse_modes, parse_projections
 from compressors.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 
 # Nothing lost: a lossy fold needs a retrieve path for the model to get the original back.
-# Until that path exists (the retrieval issue), the proxy applies lossless transforms only.
-RETRIEVAL_DEFAULT_MODE = "lossless"
+# Requests that cannot carry the retrieve tool get lossless transforms only.
+WITHOUT_RETRIEVAL_MODE = "lossless"
+CREDENTIAL_HEADERS = ("x-api-key", "authorization", "x-goog-api-key", "api-key")
+
+
+def credential_of(request: http.Request) -> str | None:
+    """The API key or token a request authenticates with (hashed before it is stored)."""
+    for name in CREDENTIAL_HEADERS:
+        if value := request.headers.get(name):
+            return value
+    return request.query.get("key")
 
 
 def is_signed_body(request: http.Request) -> bool:
@@ -41,8 +53,9 @@ class Rewrite:
 
     def __init__(self) -> None:
         self.counters: Counter[str] = Counter()
-        self.settings = Settings(default_mode=RETRIEVAL_DEFAULT_MODE)
+        self.settings = Settings()
         self.compress_fn = self.compress_segment  # tests swap this to prove fail-open
+        self.originals: Originals | None = None
         self.memo: DecisionMemo | None = None
         self.executor: ThreadPoolExecutor | None = None
         # Counting runs on its own thread so it never delays another request's compression.
@@ -80,6 +93,21 @@ class Rewrite:
             "e.g. 'mcp__github__list_issues=[].{number: number, state: state, title: title}'.",
         )
         loader.add_option(
+            "headroom_store_ttl_s",
+            int,
+            3600,
+            "Keep each original this long after its last use (every request that re-sends its marker "
+            "counts as a use).",
+        )
+        loader.add_option("headroom_store_max_mb", int, 1024, "Size limit of the local store of originals.")
+        loader.add_option(
+            "headroom_redis_url",
+            str,
+            "",
+            "Keep originals in Redis instead of the local store (redis://host:6379/0), so several "
+            "proxies of a team share them.",
+        )
+        loader.add_option(
             "headroom_exclude_tools", Sequence[str], [], "Tool names whose output is never compressed (e.g. an MCP tool)."
         )
 
@@ -102,22 +130,38 @@ class Rewrite:
             except ValueError as e:
                 raise exceptions.OptionsError(str(e)) from e
             excluded = tuple(ctx.options.headroom_exclude_tools)
-            self.settings = Settings(modes, excluded, RETRIEVAL_DEFAULT_MODE, projections)
+            self.settings = Settings(modes, excluded, "on", projections)
         if "headroom_home" in updated:
             if self.memo:
                 self.memo.close()
             self.memo = DecisionMemo(store_dir(Path(ctx.options.headroom_home).expanduser()) / "decisions")
+        if updated & {"headroom_home", "headroom_redis_url", "headroom_store_ttl_s", "headroom_store_max_mb"}:
+            if self.originals:
+                self.originals.close()
+            self.originals = open_store(
+                Path(ctx.options.headroom_home).expanduser(),
+                ctx.options.headroom_redis_url or None,
+                ctx.options.headroom_store_ttl_s,
+                ctx.options.headroom_store_max_mb * 1024 * 1024,
+            )
 
     def compress_segment(self, text: str, context: Context) -> Result:
         """The compressor the rewriter calls, with the user's settings."""
         return compress(text, context, settings=self.settings)
+
+    def compress_lossless(self, text: str, context: Context) -> Result:
+        """The same, for requests without a retrieve path: lossless transforms only."""
+        settings = replace(self.settings, modes={k: WITHOUT_RETRIEVAL_MODE for k in KINDS[1:]} | {
+            k: m for k, m in self.settings.modes.items() if m == "off"
+        })
+        return compress(text, context, settings=settings)
 
     def running(self) -> None:
         # Load the tokenizer now, in a worker, rather than inside the first request.
         self.count_executor.submit(count_tokens, "warm up")
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        if not ctx.options.headroom_enabled or flow.response is not None:
+        if not ctx.options.headroom_enabled or flow.response is not None or flow.metadata.get("headroom_follow_up"):
             return
         request = flow.request
         host_filter = ctx.master.addons.get("hostfilter")
@@ -143,7 +187,7 @@ class Rewrite:
             return
         if not body:
             return
-        new_body = await self._rewrite(flow, adapter, body)
+        new_body = await self._rewrite(flow, adapter, body, self._retrieval_path(flow, adapter.name))
         if new_body is not None:
             request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
 
@@ -168,11 +212,23 @@ class Rewrite:
         if new_content is not None:
             message.content = new_content
 
-    async def _rewrite(self, flow: http.HTTPFlow, adapter, body: bytes) -> bytes | None:
+    def _retrieval_path(self, flow: http.HTTPFlow, provider: str) -> RetrievalPath | None:
+        """How the model can get originals back for this flow, when the proxy can answer."""
+        if self.originals is None or not supported(provider):
+            return None
+        owner = owner_of(credential_of(flow.request))
+        flow.metadata["headroom_owner"] = owner
+        return RetrievalPath(self.originals, owner, provider)
+
+    async def _rewrite(
+        self, flow: http.HTTPFlow, adapter, body: bytes, retrieval: RetrievalPath | None = None
+    ) -> bytes | None:
         """The rewritten body, or None to forward the original (unchanged, or any failure)."""
+        # Tests swap compress_fn; the real one falls back to lossless where there is no way back.
+        lossless_fn = self.compress_lossless if self.compress_fn == self.compress_segment else None
         try:
             new_body, report = await asyncio.get_running_loop().run_in_executor(
-                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn, False
+                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn, False, retrieval, lossless_fn
             )
         except (NotJson, UnknownShape) as e:
             self.counters["not_json" if isinstance(e, NotJson) else "unknown_shape"] += 1
@@ -225,3 +281,5 @@ class Rewrite:
         self.count_executor.shutdown(wait=False)
         if self.memo:
             self.memo.close()
+        if self.originals:
+            self.originals.close()

@@ -8,6 +8,7 @@ output) and lets notes say exactly which lines they stand for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -79,11 +80,23 @@ def selection_result(
     lines: Sequence[str], selection: Selection, kind: str, prefixes: Sequence[str] | None = None, first_number: int = 1
 ) -> Result:
     """A Result for a selection; Fold line numbers are 1-based (or the numbers of a numbered read)."""
+    if prefixes:  # on numbered reads, say which line numbers a repeat stands for
+        selection = [_numbered_repeat(item, first_number) if isinstance(item, Note) else item for item in selection]
     folds = tuple(
         Fold(first_number + item.start, first_number + item.end - 1, item.text) for item in selection if isinstance(item, Note)
     )
     lossless = all(item.lossless for item in selection if isinstance(item, Note))
     return Result(render(lines, selection, prefixes), kind, lossless, folds)
+
+
+_REPEAT_NOTE = re.compile(r"^\[previous line repeated \d+ more times?\]$")
+
+
+def _numbered_repeat(note: Note, first_number: int) -> Note:
+    if not (note.lossless and note.start > 0 and _REPEAT_NOTE.match(note.text)):
+        return note
+    first, last = first_number + note.start, first_number + note.end - 1
+    return Note(f"[lines {first}-{last} repeat line {first - 1}]", note.start, note.end, True)
 
 
 def check_selection(selection: Selection, n_lines: int) -> None:

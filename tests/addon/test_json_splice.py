@@ -340,3 +340,23 @@ def test_random_documents_splice_only_their_targets() -> None:
         result.encode("utf-8")
         checked += 1
     assert checked > 300  # the generator really exercised the property
+
+
+def test_append_and_add_member_change_nothing_else() -> None:
+    from addon.json_splice import AddMember, Append
+
+    doc = '{"tools": [ {"name": "a"} ] , "messages":[],"n": 1.50}'
+    out = splice(doc, [Append(("tools",), '{"name":"r"}'), Append(("messages",), '{"x":1}')])
+    assert out == '{"tools": [ {"name": "a"} ,{"name":"r"}] , "messages":[{"x":1}],"n": 1.50}'
+    assert splice('{"a": 1 }', [AddMember((), "tools", "[]")]) == '{"a": 1 ,"tools":[]}'
+    assert splice("{ }", [AddMember((), "k", "2")]) == '{ "k":2}'
+    with pytest.raises(SpliceError, match="not an array"):
+        splice('{"tools": {}}', [Append(("tools",), "1")])
+
+
+def test_edits_inside_a_container_that_is_also_edited() -> None:
+    from addon.json_splice import AddMember, Append
+
+    doc = '{"messages": [{"content": "long text"}], "tools": [1]}'
+    out = splice(doc, [Replacement(("messages", 0, "content"), "short"), AddMember((), "x", "2"), Append(("tools",), "3")])
+    assert out == '{"messages": [{"content": "short"}], "tools": [1,3],"x":2}'

@@ -306,7 +306,7 @@ def test_settings_follow_the_options(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with headroom(tmp_path, headroom_kinds=["log=on"], headroom_exclude_tools=["mcp__crm"]) as (rewrite, _):
             assert rewrite.settings.mode("log") == "on"
-            assert rewrite.settings.mode("json") == "lossless"  # lossless-only until retrieval exists
+            assert rewrite.settings.mode("json") == "on"  # lossless applies per request, when no retrieve path
             assert rewrite.settings.exclude_tools == ("mcp__crm",)
 
     run(scenario)
