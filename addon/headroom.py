@@ -19,5 +19,6 @@ from addon.local_defaults import LocalDefaults  # noqa: E402
 from addon.retrieval_answers import AnswerRetrieval  # noqa: E402
 from addon.rewrite import Rewrite  # noqa: E402
 from addon.sse_streaming import StreamEvents  # noqa: E402
+from addon.stream_responder import StreamResponder  # noqa: E402
 
-addons = [LocalDefaults(), HostFilter(), AnswerRetrieval(), Rewrite(), StreamEvents()]
+addons = [LocalDefaults(), HostFilter(), AnswerRetrieval(), StreamResponder(), Rewrite(), StreamEvents()]

@@ -70,6 +70,7 @@ class RewriteReport:
     ms: float = 0.0
     errors: list[str] = field(default_factory=list)  # segments whose compressor raised
     markers: int = 0  # segments forwarded with retrieve markers
+    streaming: bool = False  # the client asked for a streamed response
     retrieve_tool: str | None = None  # the tool added for them
     # (report entry, original text, forwarded text) awaiting exact token counts
     uncounted: list[tuple[SegmentReport, str, str]] = field(default_factory=list, repr=False)
@@ -132,7 +133,7 @@ def rewrite_body(
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError both
         raise NotJson(str(e)) from e
     parsed = adapter.parse(document)
-    report = RewriteReport(adapter.name, segments=len(parsed.segments))
+    report = RewriteReport(adapter.name, segments=len(parsed.segments), streaming=bool(document.get("stream")))
     if retrieval is not None:
         retrieval = retrieval.for_request(document)
     if retrieval is None and lossless_fn is not None:

@@ -18,6 +18,8 @@ from addon.providers import UnknownShape, adapter_for
 from addon.original_store import Originals, open_store, owner_of
 from addon.request_rewriter import NotJson, Policy, RetrievalPath, RewriteReport, count_tokens_for, rewrite_body
 from addon.retrieval_rounds import supported
+from addon.retrieve_tool import answer
+from addon.stream_responder import SPLICERS
 from compressors import Context, Result, Settings, compress
 from compressors.router import KINDS, parse_modes, parse_projections
 from compressors.tokens import count_tokens
@@ -190,6 +192,10 @@ class Rewrite:
         new_body = await self._rewrite(flow, adapter, body, self._retrieval_path(flow, adapter.name))
         if new_body is not None:
             request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
+        meta = flow.metadata.get("headroom") or {}
+        if meta.get("retrieve_tool") and meta.get("streaming"):
+            # Only the loopback responder can answer a retrieve call inside a stream.
+            ctx.master.addons.get("streamresponder").route(flow, adapter.name, meta["retrieve_tool"], flow.metadata["headroom_owner"])
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         """The Responses API over WebSocket (Codex prefers it): each client `response.create`
@@ -212,13 +218,26 @@ class Rewrite:
         if new_content is not None:
             message.content = new_content
 
+    def retrieve(self, original_id: str, query: str | None, owner: str) -> str:
+        """The tool result for one retrieve call (counted per outcome)."""
+        try:
+            fetched = self.originals.fetch(original_id, owner)
+        except Exception as e:  # store unavailable: tell the model, not the client
+            self.counters["retrieve_error"] += 1
+            log.warning("headroom: retrieve failed (%s: %s)", type(e).__name__, e)
+            return "The original cannot be fetched right now. Re-run the tool to see its output again."
+        self.counters[f"retrieve_{fetched.status}"] += 1
+        return answer(fetched.original.text if fetched.original else None, query, fetched.status)
+
     def _retrieval_path(self, flow: http.HTTPFlow, provider: str) -> RetrievalPath | None:
         """How the model can get originals back for this flow, when the proxy can answer."""
         if self.originals is None or not supported(provider):
             return None
         owner = owner_of(credential_of(flow.request))
         flow.metadata["headroom_owner"] = owner
-        return RetrievalPath(self.originals, owner, provider)
+        responder = ctx.master.addons.get("streamresponder")
+        streaming = provider in SPLICERS and responder is not None and responder.ready
+        return RetrievalPath(self.originals, owner, provider, streaming=streaming)
 
     async def _rewrite(
         self, flow: http.HTTPFlow, adapter, body: bytes, retrieval: RetrievalPath | None = None

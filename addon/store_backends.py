@@ -7,6 +7,7 @@ so callers have one exception to catch and fail open on, whichever backend is co
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
@@ -155,7 +156,7 @@ class RedisBackend:
     def _update(self, name: str, merge: Merge, ttl_s: int) -> None:
         # Optimistic: WATCH the key, read, write in MULTI; a concurrent change aborts the EXEC.
         with self._client.pipeline() as pipe:
-            for _ in range(self._update_attempts):
+            for attempt in range(self._update_attempts):
                 try:
                     pipe.watch(name)
                     current = pipe.get(name)
@@ -171,7 +172,9 @@ class RedisBackend:
                         return
                     # EXPIRE found no key: it expired since the read; merge again from nothing
                 except redis.WatchError:
-                    continue
+                    # Another writer won; back off a random while so the losers do not keep
+                    # colliding with each other.
+                    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
         raise StoreUnavailable(f"redis: {name} kept changing during {self._update_attempts} attempts to update it")
 
     def touch(self, keys: Iterable[str], ttl_s: int) -> None:

@@ -214,3 +214,56 @@ def test_no_marker_without_a_retrieve_path(proxy, mock, monkeypatch):
         client.chat.completions.create(model="gpt-test", messages=messages, tools=tools, tool_choice="none")
     [seen] = mock.llm_requests()
     assert "retrieve id=" not in seen.body.decode() and len(seen.json["tools"]) == 1
+
+
+def test_anthropic_streaming_retrieve_is_spliced_into_one_stream(proxy, mock, monkeypatch):
+    def respond(request: Received) -> Reply | None:
+        last = request.json["messages"][-1]
+        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == "toolu_s1" for b in last["content"]):
+            return anthropic_reply([{"type": "text", "text": "The refund rounds 10.05 wrongly."}], "end_turn", True)
+        [marker_id] = set(MARKER.findall(json.dumps(request.json)))
+        call = {"type": "tool_use", "id": "toolu_s1", "name": "headroom_retrieve", "input": {"id": marker_id, "query": "0137"}}
+        return anthropic_reply([{"type": "text", "text": "Checking the folded tests."}, call], "tool_use", True)
+
+    mock.responder = respond
+    with proxy.client_env(monkeypatch):
+        client = anthropic.Anthropic(api_key="sk-ant-owner-a", max_retries=0)
+        with client.messages.stream(model="claude-test", max_tokens=64, messages=anthropic_messages(verbose_pytest())) as stream:
+            kinds = [event.type for event in stream]
+            final = stream.get_final_message()
+    assert [b.type for b in final.content] == ["text", "text"]
+    assert final.content[0].text == "Checking the folded tests." and final.content[1].text == "The refund rounds 10.05 wrongly."
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens == 40
+    assert kinds.count("message_start") == 1 and kinds[-1] == "message_stop"
+    first, follow_up = mock.llm_requests()
+    assert first.json["stream"] is True and [t["name"] for t in first.json["tools"]] == ["headroom_retrieve"]
+    assert HIDDEN in tool_results(follow_up)[-1]
+    assert follow_up.raw.startswith(messages_prefix(first.raw))
+
+
+def test_openai_streaming_retrieve_is_spliced_into_one_stream(proxy, mock, monkeypatch):
+    from tests.support.mock_provider import _chat_chunk
+
+    def respond(request: Received) -> Reply | None:
+        messages = request.json["messages"]
+        if messages[-1].get("tool_call_id") == "call_s1":
+            return None  # the follow-up: the default streamed text answer
+        [marker_id] = set(MARKER.findall(json.dumps(request.json)))
+        call = {"index": 0, "id": "call_s1", "type": "function", "function": {"name": "headroom_retrieve", "arguments": json.dumps({"id": marker_id})}}
+        events = [(None, _chat_chunk({"role": "assistant", "content": None, "tool_calls": [call]}, None)), (None, _chat_chunk({}, "tool_calls")), (None, "[DONE]")]
+        return Reply(events=events)
+
+    mock.responder = respond
+    messages = [
+        {"role": "user", "content": "fix the failing billing test"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "shell", "arguments": json.dumps({"command": "pytest -v"})}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": verbose_pytest()},
+    ]  # fmt: skip
+    with proxy.client_env(monkeypatch):
+        client = openai.OpenAI(api_key="sk-owner-a", max_retries=0)
+        chunks = list(client.chat.completions.create(model="gpt-test", messages=messages, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert not any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
+    first, follow_up = mock.llm_requests()
+    assert text == f"mock received {len(follow_up.body)} bytes"
+    assert tool_results(follow_up)[-1] == verbose_pytest()
