@@ -6,6 +6,7 @@ tool_result back through the proxy; the mock checks it arrived compressed and va
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -81,3 +82,53 @@ def test_claude_code_read_result_arrives_compressed(proxy, mock, tmp_path):
     assert len(text) < original_size / 10
     # the needle keeps its exact line number from Claude Code's numbered Read output
     assert re.search(r"\b302\s*(→|\t)" + re.escape(NEEDLE), text)
+
+
+def test_claude_code_never_sees_the_retrieve_tool(proxy, mock, tmp_path):
+    """A lossy fold goes out with a marker and the retrieve tool; the mock calls the tool; the
+    proxy answers it inside Claude Code's stream; Claude Code only sees the final answer."""
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    log_file = workdir / "worker.log"
+    lines = [f"2026-11-25 10:{i // 60:02d}:{i % 60:02d} INFO job {1000 + i} finished in {20 + i % 7} ms" for i in range(400)]
+    lines[250] = "2026-11-25 10:04:10 ERROR job 1250 failed: ledger checksum mismatch on batch 7781"
+    log_file.write_text("\n".join(lines) + "\n")
+    hidden = "job 1137 finished"
+    answer_text = "Job 1250 failed; job 1137 was fine."
+    seen_tools: list[list[str]] = []
+
+    def respond(request: Received) -> Reply | None:
+        if not request.path.split("?")[0].endswith("/v1/messages"):
+            return None
+        body = request.json
+        names = [t.get("name") for t in body.get("tools", [])]
+        if "Read" not in names:
+            return None
+        seen_tools.append(names)
+        stream = bool(body.get("stream"))
+        last = body["messages"][-1]
+        blocks = last.get("content") if isinstance(last.get("content"), list) else []
+        if any(b.get("tool_use_id") == "toolu_retrieve_1" for b in blocks):
+            return anthropic_reply([{"type": "text", "text": answer_text}], "end_turn", stream)
+        if any(b.get("tool_use_id") == "toolu_read_1" for b in blocks):
+            [marker_id] = set(re.findall(r"retrieve id=([0-9a-f]{24})", json.dumps(body)))
+            call = {"type": "tool_use", "id": "toolu_retrieve_1", "name": "headroom_retrieve", "input": {"id": marker_id, "query": "job 1137"}}
+            return anthropic_reply([call], "tool_use", stream)
+        call = {"type": "tool_use", "id": "toolu_read_1", "name": "Read", "input": {"file_path": str(log_file)}}
+        return anthropic_reply([call], "tool_use", stream)
+
+    mock.responder = respond
+    home = tmp_path / "claude-home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ["PATH"], "HOME": str(home), "HEADROOM_HOME": str(proxy.home), "HEADROOM_PORT": str(proxy.port),
+        "ANTHROPIC_API_KEY": "sk-ant-test-key", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
+    }  # fmt: skip
+    command = [str(ROOT / "scripts" / "wrap"), str(CLAUDE), "-p", "Which job failed?", "--allowedTools", "Read", "--max-turns", "4", "--output-format", "json"]
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"claude failed:\n{result.stdout}\n{result.stderr}"
+    output = json.loads(result.stdout)
+    assert output["result"] == answer_text and output["num_turns"] == 2  # Read, then the answer: no retrieve turn
+    follow_up = [r for r in mock.llm_requests() if "toolu_retrieve_1" in r.body.decode()]
+    assert follow_up and hidden in _tool_results(follow_up[-1])[-1]["content"]
+    assert seen_tools[1][-1] == "headroom_retrieve"  # the tool went out with the marker
