@@ -222,7 +222,8 @@ def _with_retrieve_path(
             original_id = retrieval.originals.store(segment.text, retrieval.owner, decision.kind)
             decision = replace(decision, text=add_markers(decision.text or "", original_id))
         else:  # a replayed one: keep its original alive, and fetchable by whoever re-sent it
-            retrieval.originals.store(segment.text, retrieval.owner, decision.kind)
+            if retrieval.originals.store(segment.text, retrieval.owner, decision.kind) not in ids:
+                return None  # the marker names an id this store cannot serve (another salt)
     except Exception as e:  # store unavailable: fail open for this segment
         report.errors.append(f"store: {type(e).__name__}: {e}")
         return None

@@ -155,9 +155,16 @@ def _is_note(line: str) -> bool:
 
 
 def _diagnostic(lines: list[str], i: int, eslint_file: str) -> Diagnostic | None:
-    line = lines[i]
-    if _SUMMARY.search(line) and not _TSC.match(line):
+    found = _match_diagnostic(lines, i, eslint_file)
+    # A summary line ("Found 3 errors") is not a diagnostic; the check is costly, so it runs
+    # only on the few lines that look like one.
+    if found is not None and _SUMMARY.search(lines[i]) and not _TSC.match(lines[i]):
         return None
+    return found
+
+
+def _match_diagnostic(lines: list[str], i: int, eslint_file: str) -> Diagnostic | None:
+    line = lines[i]
     if m := _TSC.match(line):
         return Diagnostic(i, m.group("loc"), m.group("rule"), m.group("msg"), m.group("sev") == "error")
     if m := _CODED.match(line):

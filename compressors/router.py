@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from compressors.detect import choose_kind
-from compressors.lines import LineCompressor, check_selection, selection_result
+from compressors.lines import Keep, LineCompressor, check_selection, selection_result
 from compressors.numbered_lines import split_numbered
 from compressors.repeated_lines import fold_repeated_lines, strip_ansi
 from compressors.types import Context, Result
@@ -160,6 +160,9 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
     lines = [n.content for n in numbered] if numbered else clean.split("\n")
     selection = function(lines, context)
     check_selection(selection, len(lines))
+    if len(selection) == 1 and isinstance(selection[0], Keep):  # declined: the lossless pass still may help
+        result = fold_repeated_lines(clean)
+        return Result(result.text, kind, result.lossless, result.folds)
     prefixes = [n.prefix for n in numbered] if numbered else None
     result = selection_result(lines, selection, kind, prefixes, numbered[0].number if numbered else 1)
     if numbered and clean.endswith("\n"):

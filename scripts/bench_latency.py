@@ -91,6 +91,39 @@ def time_requests(proxy: Proxy, bodies: list[bytes], verify: ssl.SSLContext) -> 
     return timings
 
 
+def pytest_output(salt: str, tests: int = 300) -> str:
+    """Verbose pytest output: passing lines (a lossy fold, so a marker and the retrieve tool go out)."""
+    lines = ["collected %d items" % (tests + 1)]
+    lines += [f"tests/test_{salt}.py::test_case_{i:04d} PASSED" for i in range(tests)]
+    lines += ["=================================== FAILURES ===================================",
+              f"E       AssertionError: {salt}", f"FAILED tests/test_{salt}.py::test_edge - AssertionError",
+              f"======================== 1 failed, {tests} passed in 3.21s ========================="]  # fmt: skip
+    return "\n".join(lines)
+
+
+def streamed_body(request_no: int, retrieval: bool) -> bytes:
+    output = pytest_output(f"r{request_no}") if retrieval else tool_output(20_000, f"s{request_no}")
+    messages = [{"role": "user", "content": "why does the build fail?"}, *turn(1, output)]
+    turn_call = messages[1]["content"][0]
+    turn_call["input"] = {"command": "pytest -v" if retrieval else "make"}
+    return json.dumps({"model": "claude-bench", "max_tokens": 16, "stream": True, "messages": messages}).encode()
+
+
+def time_first_byte(proxy: Proxy, bodies: list[bytes], verify: ssl.SSLContext) -> list[float]:
+    """Milliseconds from sending a streamed request to its first byte of response body."""
+    timings = []
+    with httpx.Client(proxy=proxy.url, verify=verify, timeout=120) as client:
+        client.post("https://api.anthropic.com/v1/messages", content=b"{}", headers=HEADERS)
+        for body in bodies:
+            started = time.perf_counter()
+            with client.stream("POST", "https://api.anthropic.com/v1/messages", content=body, headers=HEADERS) as response:
+                for _ in response.iter_raw():
+                    if len(timings) < len(bodies) and not response.extensions.get("timed"):
+                        timings.append((time.perf_counter() - started) * 1000)
+                        response.extensions["timed"] = True
+    return timings
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -126,11 +159,22 @@ def main() -> int:
                 a50, a99 = percentile(alone, 0.5), percentile(alone, 0.99)
                 h50, h99 = percentile(with_headroom, 0.5), percentile(with_headroom, 0.99)
                 table.add_row(label, shape, str(n), f"{a50:.1f}", f"{a99:.1f}", f"{h50:.1f}", f"{h99:.1f}", f"{h50 - a50:+.1f}", f"{h99 - a99:+.1f}", f"{ratio:.2f}")
+        ttfb = Table(title="Time to first byte of a streamed answer (ms): with Headroom vs mitmdump alone")
+        for column in ("request", "n", "alone p50", "alone p99", "headroom p50", "headroom p99", "added p50", "added p99"):
+            ttfb.add_column(column, justify="right")
+        for label, retrieval in (("20 KB log, lossless", False), ("pytest -v, retrieve tool added", True)):
+            bodies = [streamed_body(i, retrieval) for i in range(args.n)]
+            alone = time_first_byte(bare, bodies, verify_bare)
+            with_headroom = time_first_byte(headroom, bodies, verify)
+            a50, a99 = percentile(alone, 0.5), percentile(alone, 0.99)
+            h50, h99 = percentile(with_headroom, 0.5), percentile(with_headroom, 0.99)
+            ttfb.add_row(label, str(args.n), f"{a50:.1f}", f"{a99:.1f}", f"{h50:.1f}", f"{h99:.1f}", f"{h50 - a50:+.1f}", f"{h99 - a99:+.1f}")
     finally:
         bare.stop()
         headroom.stop()
         mock.stop()
     Console(width=160).print(table)
+    Console(width=160).print(ttfb)
     print("p50/p99 of per-request wall times; the mock answers at once, so the figures are the proxy alone")
     return 0
 
