@@ -9,7 +9,7 @@ output) and lets notes say exactly which lines they stand for.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from compressors.notes import fold_note
@@ -44,20 +44,27 @@ MIN_FOLD = 2
 def fold_unkept(lines: Sequence[str], keep: Sequence[bool], unit: str = "line", min_fold: int = MIN_FOLD) -> Selection:
     """Turn a keep-mask into a selection: kept runs stay, removed runs become fold notes."""
     selection: Selection = []
-    i, n = 0, len(lines)
-    while i < n:
-        j = i
-        while j < n and keep[j] == keep[i]:
-            j += 1
-        if keep[i] or j - i < min_fold:
-            _append_keep(selection, i, j)
+    for start, end, kept in mask_runs(keep):
+        if kept or end - start < min_fold:
+            append_keep(selection, start, end)
         else:
-            selection.append(Note(fold_note(j - i, unit), i, j))
-        i = j
+            selection.append(Note(fold_note(end - start, unit), start, end))
     return selection
 
 
-def _append_keep(selection: Selection, start: int, end: int) -> None:
+def mask_runs(mask: Sequence[bool]) -> Iterator[tuple[int, int, bool]]:
+    """The runs of equal values in a mask: (start, end, value), in order."""
+    i, n = 0, len(mask)
+    while i < n:
+        j = i
+        while j < n and mask[j] == mask[i]:
+            j += 1
+        yield i, j, mask[i]
+        i = j
+
+
+def append_keep(selection: Selection, start: int, end: int) -> None:
+    """Add kept lines [start, end), merging with a Keep that ends where they start."""
     if selection and isinstance(selection[-1], Keep) and selection[-1].end == start:
         selection[-1] = Keep(selection[-1].start, end)
     else:

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from compressors.lines import Keep, Note, Selection
+from compressors.lines import Keep, Note, Selection, append_keep
 from compressors.notes import fold_note
 
 WILDCARD = "<*>"
@@ -230,7 +230,7 @@ def assemble(plan: Plan) -> Selection:
         if plan.keep(i):
             j = repeat_run(lines, i)
             note = _repeat_note(lines[i], j - i - 1)
-            _keep(selection, i, i + 1 if note else j)
+            append_keep(selection, i, i + 1 if note else j)
             if note:
                 text = note if lossless_ok else fold_note(j - i - 1, "repeated line")
                 selection.append(Note(text, i + 1, j, lossless=lossless_ok))
@@ -241,7 +241,7 @@ def assemble(plan: Plan) -> Selection:
             j += 1
         text = _fold_text(j - i, [plan.fold[k] for k in range(i, j)])  # type: ignore[misc]
         if len(text) + 1 >= sum(len(lines[k]) + 1 for k in range(i, j)):
-            _keep(selection, i, j)
+            append_keep(selection, i, j)
         else:
             selection.append(Note(text, i, j))
         i = j
@@ -250,14 +250,6 @@ def assemble(plan: Plan) -> Selection:
 
 def _apart(previous: Reason | None, current: Reason | None) -> bool:
     return previous != current and bool((previous and previous.alone) or (current and current.alone))
-
-
-def _keep(selection: Selection, start: int, end: int) -> None:
-    last = selection[-1] if selection else None
-    if isinstance(last, Keep) and last.end == start:
-        selection[-1] = Keep(last.start, end)
-    else:
-        selection.append(Keep(start, end))
 
 
 def rendered_chars(lines: list[str], selection: Selection) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from compressors.lines import Keep, Note, Selection
+from compressors.lines import Keep, Note, Selection, append_keep, mask_runs
 from compressors.notes import fold_note
 from compressors.relevance import is_error_line, mentions, query_terms
 from compressors.search_listing import (
@@ -244,29 +244,16 @@ def _keep_structure(lines: list[str], layout: Layout, keep: list[bool]) -> None:
 
 def _fold(lines: list[str], layout: Layout, keep: list[bool]) -> Selection:
     selection: Selection = []
-    i, n = 0, len(lines)
-    while i < n:
-        j = i
-        while j < n and keep[j] == keep[i]:
-            j += 1
-        if keep[i]:
-            _append_keep(selection, i, j)
-        else:
-            note = _note(lines, layout, i, j)
-            if sum(len(lines[k]) + 1 for k in range(i, j)) > NOTE_WORTH * (len(note) + 1):
-                selection.append(Note(note, i, j))
-            else:  # the note would cost about what it hides
-                _append_keep(selection, i, j)
-        i = j
+    for i, j, kept in mask_runs(keep):
+        if kept:
+            append_keep(selection, i, j)
+            continue
+        note = _note(lines, layout, i, j)
+        if sum(len(lines[k]) + 1 for k in range(i, j)) > NOTE_WORTH * (len(note) + 1):
+            selection.append(Note(note, i, j))
+        else:  # the note would cost about what it hides
+            append_keep(selection, i, j)
     return selection
-
-
-def _append_keep(selection: Selection, start: int, end: int) -> None:
-    last = selection[-1] if selection else None
-    if isinstance(last, Keep) and last.end == start:
-        selection[-1] = Keep(last.start, end)
-    else:
-        selection.append(Keep(start, end))
 
 
 def _note(lines: list[str], layout: Layout, start: int, end: int) -> str:

@@ -16,6 +16,7 @@ import pytest
 
 from certs.ca import CaFiles, ensure_ca
 from tests.support.mock_provider import MockProvider
+from tests.support.processes import free_port, stop_process
 from tests.support.tls import ServerTls, make_server_tls
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,12 +25,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.pop("HEADROOM_HOME", None)
 
 INTERCEPTED = ("api.anthropic.com", "api.openai.com", "generativelanguage.googleapis.com", "chatgpt.com", "api.deepseek.com")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
@@ -93,13 +88,7 @@ class Proxy:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def restart(self) -> None:
         self.stop()
