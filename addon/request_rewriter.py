@@ -199,11 +199,11 @@ class RetrievalPath:
 
 
 def _tool_choice_blocks_retrieval(choice: object) -> bool:
-    if choice in ("none", "required"):  # OpenAI: no tools / must call one of the client's
+    """Whether the client's tool_choice rules out a retrieve call: "none", or one forced tool."""
+    if isinstance(choice, str):  # OpenAI: "auto", "required" (any tool, ours included), "none"
         return choice == "none"
-    if isinstance(choice, dict):
-        kind = choice.get("type")
-        return kind in ("none", "tool", "function") or "function" in choice  # none, or a forced tool
+    if isinstance(choice, dict):  # Anthropic {"type": "none"|"tool"}, OpenAI {"type": "function", …}
+        return choice.get("type") in ("none", "tool", "function") or "function" in choice
     return False
 
 
