@@ -324,3 +324,14 @@ def test_output_with_an_escaped_lone_surrogate_does_not_block_the_body(memo: Dec
     results = json.loads(out)["messages"][2]["content"]
     assert [r["content"] for r in results] == [FOLDED, broken]
     assert len(report.rewritten) == 1
+
+
+@pytest.mark.parametrize(
+    "choice, blocked",
+    [(None, False), ("auto", False), ("required", False), ("none", True), ({"type": "auto"}, False), ({"type": "any"}, False),
+     ({"type": "none"}, True), ({"type": "tool", "name": "Read"}, True), ({"type": "function", "function": {"name": "x"}}, True)],
+)  # fmt: skip
+def test_tool_choice_that_rules_out_retrieval(choice: object, blocked: bool) -> None:
+    from addon.request_rewriter import _tool_choice_blocks_retrieval
+
+    assert _tool_choice_blocks_retrieval(choice) is blocked
