@@ -15,10 +15,11 @@ if _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
 from addon.host_filter import HostFilter  # noqa: E402
+from addon.ledger_addon import Ledger  # noqa: E402
 from addon.local_defaults import LocalDefaults  # noqa: E402
 from addon.retrieval_answers import AnswerRetrieval  # noqa: E402
 from addon.rewrite import Rewrite  # noqa: E402
 from addon.sse_streaming import StreamEvents  # noqa: E402
 from addon.stream_responder import StreamResponder  # noqa: E402
 
-addons = [LocalDefaults(), HostFilter(), AnswerRetrieval(), StreamResponder(), Rewrite(), StreamEvents()]
+addons = [LocalDefaults(), HostFilter(), AnswerRetrieval(), StreamResponder(), Rewrite(), StreamEvents(), Ledger()]

@@ -1,6 +1,6 @@
-"""`headroom`: one command line for the proxy, wrapping clients, the CA and compression.
+"""`headroom`: one command line for the proxy, wrapping clients, the CA, compression and stats.
 
-The shell scripts in scripts/ (proxy, wrap, ca, compress) call this module, so each entry
+The shell scripts in scripts/ (proxy, wrap, ca, compress, stats) call this module, so each entry
 point is implemented once.
 """
 
@@ -183,6 +183,27 @@ def cmd_compress(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from addon.ledger import LedgerError, ledger_path, read_rows
+    from addon.pricing import PricingError, load_pricing
+    from scripts.ledger_stats import parse_since, render, summarize
+
+    try:
+        since = parse_since(args.since) if args.since else None
+        table = load_pricing(args.pricing)
+        rows = read_rows(ledger_path(headroom_home()), since)
+    except (ValueError, PricingError, LedgerError) as e:
+        sys.exit(f"headroom stats: {e}")
+    report = summarize(rows, table, since)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        render(report, Console(width=max(shutil.get_terminal_size().columns, 150)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headroom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -214,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hint", help="the tool that produced the text (e.g. Read, Bash)")
     p.add_argument("--stats", action="store_true", help="print one JSON line of stats to stderr")
     p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("stats", help="what the savings ledger recorded: tokens and dollars saved, cache hits")
+    p.add_argument("--since", help="only requests from this long ago (24h, 7d, 30m) or this date on")
+    p.add_argument("--pricing", help="price with this pricing table file (default: the bundled list prices)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_stats)
     return parser
 
 

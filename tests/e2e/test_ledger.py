@@ -1,0 +1,116 @@
+"""The ledger end to end: real mitmdump, the mock provider and the official SDKs, streamed and not."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import anthropic
+import httpx
+import openai
+
+from addon.ledger import LedgerRow, ledger_path, read_rows
+from tests.support.bodies import anthropic_tool_turn, noisy_log, openai_tool_turn
+from tests.support.mock_provider import Reply, anthropic_reply
+
+CACHED_USAGE = {
+    "input_tokens": 50,
+    "cache_creation_input_tokens": 300,
+    "cache_read_input_tokens": 1000,
+    "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200},
+    "output_tokens": 20,
+}
+
+
+def rows_when(proxy, count: int, timeout: float = 15.0) -> list[LedgerRow]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = read_rows(ledger_path(proxy.home))
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
+def cached_anthropic(request):
+    if not request.path.split("?")[0].endswith("/v1/messages"):
+        return None
+    reply = anthropic_reply([{"type": "text", "text": "the card was declined"}], "end_turn", bool(request.json.get("stream")), model="claude-sonnet-4-5-20250929")
+    if reply.json is not None:
+        reply.json["usage"] = CACHED_USAGE
+    else:
+        start = reply.events[0][1]
+        start["message"]["usage"] = {**CACHED_USAGE, "output_tokens": 1}
+    return reply
+
+
+def test_anthropic_rows_carry_usage_compression_and_money(make_proxy, mock, monkeypatch):
+    proxy = make_proxy()
+    mock.responder = cached_anthropic
+    with proxy.client_env(monkeypatch):
+        client = anthropic.Anthropic(api_key="sk-ant-test", max_retries=0)
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=16, messages=anthropic_tool_turn(noisy_log()))
+        with client.messages.stream(model="claude-sonnet-4-5", max_tokens=16, messages=anthropic_tool_turn(noisy_log())) as stream:
+            assert stream.get_final_text() == "the card was declined"
+    plain, streamed = rows_when(proxy, 2)
+    for row in (plain, streamed):
+        assert row.provider == "anthropic" and row.model == "claude-sonnet-4-5-20250929" and row.role == "client" and row.billed
+        usage = row.usage
+        assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_5m_tokens, usage.cache_write_1h_tokens, usage.output_tokens) == (50, 1000, 100, 200, 20)
+        assert row.segments and row.segments[0].kind == "log" and row.tokens_before > 3 * row.tokens_after > 0
+        assert row.pricing.startswith("headroom-list-prices") and row.cost_usd > 0 and row.saved_usd > 0
+        assert row.latency_ms > 0 and row.status == 200
+    assert not plain.streamed and streamed.streamed
+    assert plain.session == streamed.session  # the same conversation opening
+    # the same segment, the second time replayed from the memo: priced at the cache-read rate
+    assert streamed.segments[0].replayed and streamed.saved_usd < plain.saved_usd
+
+
+def usage_chunks(request):
+    """OpenAI Chat, with the final usage chunk when the client asked for it."""
+    if not request.path.endswith("/chat/completions"):
+        return None
+    body = request.json
+    usage = {"prompt_tokens": 900, "completion_tokens": 30, "total_tokens": 930, "prompt_tokens_details": {"cached_tokens": 600}}
+    chunk = lambda delta, finish: {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1-2025-04-14", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # noqa: E731
+    if not body.get("stream"):
+        message = {"role": "assistant", "content": "declined"}
+        return Reply(json={"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4.1-2025-04-14", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": usage})
+    events = [(None, chunk({"role": "assistant", "content": "declined"}, None)), (None, chunk({}, "stop"))]
+    if (body.get("stream_options") or {}).get("include_usage"):
+        events.append((None, {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1-2025-04-14", "choices": [], "usage": usage}))
+    return Reply(events=events + [(None, "[DONE]")])
+
+
+def test_openai_chat_streamed_and_not(make_proxy, mock, monkeypatch):
+    proxy = make_proxy()
+    mock.responder = usage_chunks
+    with proxy.client_env(monkeypatch):
+        client = openai.OpenAI(api_key="sk-test", max_retries=0)
+        client.chat.completions.create(model="gpt-4.1", messages=openai_tool_turn(noisy_log()))
+        chunks = list(client.chat.completions.create(model="gpt-4.1", messages=openai_tool_turn(noisy_log()), stream=True, stream_options={"include_usage": True}))
+        assert chunks[-1].usage.prompt_tokens == 900
+        list(client.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "hi"}], stream=True))
+    plain, streamed, without_usage = rows_when(proxy, 3)
+    for row in (plain, streamed):
+        assert row.provider == "openai_chat" and row.model == "gpt-4.1-2025-04-14"
+        assert (row.usage.input_tokens, row.usage.cache_read_tokens, row.usage.output_tokens) == (300, 600, 30)
+        assert row.segments and row.cost_usd > 0
+    # gpt-4.1: 300 × $2 + 600 × $0.50 + 30 × $8 per million
+    assert abs(plain.cost_usd - (300 * 2 + 600 * 0.5 + 30 * 8) / 1e6) < 1e-12
+    assert without_usage.usage is None and without_usage.cost_usd is None and without_usage.saved_usd == 0.0
+
+
+def test_streamed_bytes_reach_the_client_unchanged(make_proxy, mock, monkeypatch):
+    proxy = make_proxy()
+    reply = cached_anthropic(type("R", (), {"path": "/v1/messages", "json": {"stream": True}})())
+    sent = b"".join(((f"event: {n}\n" if n else "") + f"data: {json.dumps(d)}\n\n").encode() for n, d in reply.events)
+    mock.responder = lambda request: reply
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 16, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    received = []
+    with httpx.Client(proxy=proxy.url, verify=str(proxy.ca.bundle)) as client:
+        for _ in range(3):  # one kept-alive connection: each body must end exactly where it should
+            with client.stream("POST", "https://api.anthropic.com/v1/messages", json=body, headers={"x-api-key": "k", "x-claude-code-session-id": "s-1"}) as response:
+                received.append(b"".join(response.iter_raw()))
+    assert received == [sent] * 3
+    rows = rows_when(proxy, 3)
+    assert len(rows) == 3 and all(r.streamed and r.usage.cache_read_tokens == 1000 and r.session.startswith("claude-code:") for r in rows)
