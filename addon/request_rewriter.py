@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from addon.decision_memo import Decision, DecisionMemo, content_key
 from addon.json_splice import AddMember, Append, Edit, Replacement, splice
 from addon.retrieve_tool import TOOL_NAME, MARKER_ID, add_markers, marker_ids, tool_definition, tool_names, unique_name
-from addon.providers import ProviderAdapter, Segment
+from addon.providers import ParsedRequest, ProviderAdapter, Segment
 from compressors import Context, Result, compress
 from compressors.notes import NOTE_PATTERN
 
@@ -33,6 +33,7 @@ CHARS_PER_TOKEN = 4  # estimate for decisions only; reported counts are exact
 # for every small string, and no policy change can hide an earlier decision for a larger one.
 MIN_SEGMENT_CHARS = 256
 SMALL = "small"  # the kind of a decision made without compressing: not worth remembering
+MIN_CACHEABLE_TOKENS = 1024  # the smallest prompt prefix providers cache
 
 
 class NotJson(ValueError):
@@ -70,6 +71,9 @@ class RewriteReport:
     ms: float = 0.0
     errors: list[str] = field(default_factory=list)  # segments whose compressor raised
     markers: int = 0  # segments forwarded with retrieve markers
+    new_markers: int = 0  # of which folded on this request
+    replayed_markers: int = 0  # of which replayed: the conversation already carries the tool
+    lossless_to_keep_cache: bool = False  # lossy folds were declined to keep the cached prefix
     streaming: bool = False  # the client asked for a streamed response
     retrieve_tool: str | None = None  # the tool added for them
     # (report entry, original text, forwarded text) awaiting exact token counts
@@ -133,9 +137,38 @@ def rewrite_body(
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError both
         raise NotJson(str(e)) from e
     parsed = adapter.parse(document)
-    report = RewriteReport(adapter.name, segments=len(parsed.segments), streaming=bool(document.get("stream")))
     if retrieval is not None:
         retrieval = retrieval.for_request(document)
+    report, replacements, new_decisions = _plan(adapter.name, document, parsed, memo, policy, compress_fn, retrieval, lossless_fn)
+    if report.new_markers and not report.replayed_markers and not _pays_for_cache_break(text, parsed, new_decisions):
+        # The tool would enter a conversation whose prefix the provider has cached: `tools` sit
+        # at the front of the prompt, so this request would re-write that whole prefix. Unless
+        # the fold saves more than that costs, compress losslessly instead (and remember that).
+        report, replacements, new_decisions = _plan(adapter.name, document, parsed, memo, policy, compress_fn, None, lossless_fn)
+        report.lossless_to_keep_cache = True
+    out = splice(text, replacements).encode("utf-8") if replacements else body
+    # Remember decisions only once the body they went out in exists: a body that fails later
+    # goes out as the original, and a remembered decision would then be replayed wrongly.
+    for key, decision in new_decisions:
+        memo.put(key, decision)
+    report.ms = (time.perf_counter() - started) * 1000
+    if exact_counts:
+        count_tokens_for(report, memo)
+    return out, report
+
+
+def _plan(
+    provider: str,
+    document: dict,
+    parsed: ParsedRequest,
+    memo: DecisionMemo,
+    policy: Policy,
+    compress_fn: CompressFn,
+    retrieval: RetrievalPath | None,
+    lossless_fn: CompressFn | None,
+) -> tuple[RewriteReport, list[Edit], list[tuple[str, Decision]]]:
+    """Decide every segment: the edits to make and the new decisions to remember."""
+    report = RewriteReport(provider, segments=len(parsed.segments), streaming=bool(document.get("stream")))
     if retrieval is None and lossless_fn is not None:
         compress_fn = lossless_fn  # no way back to originals for this request: lossless only
     replacements: list[Edit] = []
@@ -159,15 +192,28 @@ def rewrite_body(
     if report.markers and retrieval is not None:
         replacements.append(retrieval.tool_edit(document))
         report.retrieve_tool = retrieval.tool_name
-    out = splice(text, replacements).encode("utf-8") if replacements else body
-    # Remember decisions only once the body they went out in exists: a body that fails later
-    # goes out as the original, and a remembered decision would then be replayed wrongly.
-    for key, decision in new_decisions:
-        memo.put(key, decision)
-    report.ms = (time.perf_counter() - started) * 1000
-    if exact_counts:
-        count_tokens_for(report, memo)
-    return out, report
+    return report, replacements, new_decisions
+
+
+def _pays_for_cache_break(text: str, parsed: ParsedRequest, new_decisions: list[tuple[str, Decision]]) -> bool:
+    """Whether this request's folds save at least as many tokens as the cached prefix holds.
+
+    Adding the tool re-writes the prefix once (Anthropic: ~1.15x input for it, a write instead
+    of a read; OpenAI: a full-price read instead of a cached one); every saved token saves at
+    least 1x input on this request. So saved >= prefix keeps the request at or below direct.
+    A prefix below the providers' minimum cacheable length (1,024 tokens) was not cached.
+    """
+    fresh = sum(estimate_tokens(s.text) for s in parsed.segments if s.fresh)
+    prefix = estimate_tokens(text) - fresh
+    if prefix < MIN_CACHEABLE_TOKENS:
+        return True
+    saved = sum(
+        estimate_tokens(s.text) - estimate_tokens(d.text or s.text)
+        for s in parsed.segments
+        for key, d in new_decisions
+        if s.fresh and key == content_key(s.text) and d.text is not None
+    )
+    return saved >= prefix
 
 
 @dataclass
@@ -228,6 +274,10 @@ def _with_retrieve_path(
         report.errors.append(f"store: {type(e).__name__}: {e}")
         return None
     report.markers += 1
+    if unmarked:
+        report.new_markers += 1
+    else:
+        report.replayed_markers += 1
     return decision
 
 

@@ -335,3 +335,43 @@ def test_tool_choice_that_rules_out_retrieval(choice: object, blocked: bool) -> 
     from addon.request_rewriter import _tool_choice_blocks_retrieval
 
     assert _tool_choice_blocks_retrieval(choice) is blocked
+
+
+def _lossy(saving: float):
+    """A compressor that folds away `saving` of a text behind one fold note (lossy)."""
+
+    def fold(text: str, context: Context) -> Result:
+        keep = text[: int(len(text) * (1 - saving))]
+        return Result(keep + "\n[… 10 lines folded]", "log", False, ())
+
+    return fold
+
+
+def _cached_history_then(output: str) -> list[dict[str, Any]]:
+    history = "x" * 20_000  # ~5,000 estimated tokens the provider has cached
+    return [
+        {"role": "user", "content": "investigate"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t0", "name": "Bash", "input": {"command": "cat notes"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t0", "content": history}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "cat app.log"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": output}]},
+    ]
+
+
+@pytest.mark.parametrize("size, lossy_goes_out", [(8_000, False), (60_000, True)])
+def test_the_tool_enters_a_cached_conversation_only_when_the_fold_pays_for_it(tmp_path: Path, size: int, lossy_goes_out: bool) -> None:
+    """Adding the tool re-writes the cached prefix: a small lossy fold late in a conversation
+    goes out lossless instead; a fold that saves more than the prefix holds goes out lossy."""
+    from addon.original_store import open_store
+    from addon.request_rewriter import RetrievalPath
+
+    memo = DecisionMemo(tmp_path / "memo")
+    retrieval = RetrievalPath(open_store(tmp_path, None), "owner", "anthropic")
+    output = "line of output that does not repeat, number %d\n"
+    text = "".join(output % i for i in range(size // 45))
+    lossless = lambda t, c: Result(t, "log", True, ())  # noqa: E731
+    out, report = rewrite_body(body_of(_cached_history_then(text)), ANTHROPIC, memo, compress_fn=_lossy(0.9), retrieval=retrieval, lossless_fn=lossless)
+    sent = json.loads(out)
+    assert ("tools" in sent) is lossy_goes_out
+    assert ("retrieve id=" in out.decode()) is lossy_goes_out
+    assert report.lossless_to_keep_cache is not lossy_goes_out
