@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from addon.providers.base import UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
+from addon.providers.base import is_agent_tool_output, shell_command_in, UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
 
 
 class AnthropicMessages:
@@ -21,6 +22,7 @@ class AnthropicMessages:
         calls: dict[str, tuple[str, Any]] = {}
         segments: list[Segment] = []
         query = ""
+        last_command: Mapping[str, Any] = {}
         for i, message in enumerate(messages):
             if not isinstance(message, dict):
                 continue
@@ -28,11 +30,15 @@ class AnthropicMessages:
             content = message.get("content")
             role = message.get("role")
             if role == "assistant":
+                last_command = shell_command_in(content if isinstance(content, str) else _joined_text(content))
                 for block in content if isinstance(content, list) else []:
                     if isinstance(block, dict) and block.get("type") == "tool_use":
                         calls[str(block.get("id"))] = (str(block.get("name")), block.get("input") or {})
                 continue
             if role != "user":
+                continue
+            if isinstance(content, str) and is_agent_tool_output(content):
+                segments.append(Segment(("messages", i, "content"), content, "tool_output", fresh, "bash", last_command))
                 continue
             if isinstance(content, str):
                 query = content
@@ -47,6 +53,9 @@ class AnthropicMessages:
                 if kind == "tool_result":
                     name, args = calls.get(str(block.get("tool_use_id")), (None, {}))
                     segments.extend(_tool_result_segments(block, ("messages", i, "content", j), fresh, name, args))
+                elif kind == "text" and isinstance(block.get("text"), str) and is_agent_tool_output(block["text"]):
+                    path = ("messages", i, "content", j, "text")
+                    segments.append(Segment(path, block["text"], "tool_output", fresh, "bash", last_command))
                 elif kind == "text" and isinstance(block.get("text"), str):
                     texts.append(block["text"])
                     if len(block["text"]) >= DOCUMENT_MIN_CHARS:
@@ -54,6 +63,11 @@ class AnthropicMessages:
             if texts:
                 query = "\n".join(texts)
         return ParsedRequest(segments, query)
+
+
+def _joined_text(content: object) -> str:
+    blocks = content if isinstance(content, list) else []
+    return "\n".join(b["text"] for b in blocks if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str))
 
 
 def _tool_result_segments(block: dict, path, fresh: bool, name, args) -> list[Segment]:

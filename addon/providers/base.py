@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -62,6 +63,23 @@ def parse_arguments(raw: Any) -> Mapping[str, Any]:
             return {"input": raw}
         return value if isinstance(value, Mapping) else {"input": value}
     return {}
+
+
+# Agents that send tool output back as a user message (mini-swe-agent and its kin) wrap it
+# like this; the command is the last shell block of the assistant turn before it.
+_AGENT_OUTPUT = re.compile(r"\A<returncode>-?\d+</returncode>\n")
+_SHELL_BLOCK = re.compile(r"```(?:bash|sh|shell)?\n(.*?)```", re.DOTALL)
+
+
+def is_agent_tool_output(text: str) -> bool:
+    """Whether a user message is an agent's wrapped tool output rather than the user's words."""
+    return _AGENT_OUTPUT.match(text) is not None
+
+
+def shell_command_in(text: str | None) -> Mapping[str, Any]:
+    """The last fenced shell command in an assistant message, as tool arguments."""
+    blocks = _SHELL_BLOCK.findall(text or "")
+    return {"command": blocks[-1].strip()} if blocks else {}
 
 
 def last_index(items: list[Any], predicate) -> int:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from addon.providers.base import UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index, parse_arguments
+from addon.providers.base import is_agent_tool_output, shell_command_in, UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index, parse_arguments
 
 
 class OpenAIChat:
@@ -21,12 +22,15 @@ class OpenAIChat:
         calls: dict[str, tuple[str, Any]] = {}
         segments: list[Segment] = []
         query = ""
+        last_command: Mapping[str, Any] = {}
         for i, message in enumerate(messages):
             if not isinstance(message, dict):
                 continue
             fresh = i > boundary
             role = message.get("role")
             if role == "assistant":
+                content = message.get("content")
+                last_command = shell_command_in(content if isinstance(content, str) else None)
                 for call in message.get("tool_calls") or []:
                     function = call.get("function") if isinstance(call, dict) else None
                     if isinstance(function, dict):
@@ -35,6 +39,8 @@ class OpenAIChat:
             if role in ("tool", "function"):
                 name, args = calls.get(str(message.get("tool_call_id")), (message.get("name"), {}))
                 segments.extend(_text_parts(message, i, "tool_output", fresh, name, args, min_chars=0))
+            elif role == "user" and isinstance(message.get("content"), str) and is_agent_tool_output(message["content"]):
+                segments.append(Segment(("messages", i, "content"), message["content"], "tool_output", fresh, "bash", last_command))
             elif role == "user":
                 texts = [s.text for s in _text_parts(message, i, "document", fresh, None, {}, min_chars=0)]
                 if texts:

@@ -161,3 +161,18 @@ def test_tolerates_odd_but_valid_parts() -> None:
 def test_unknown_shapes_raise(body: Any) -> None:
     with pytest.raises(UnknownShape):
         ADAPTER.parse(body)
+
+
+def test_an_agent_tool_output_sent_as_a_user_message_is_a_tool_output() -> None:
+    from addon.providers.anthropic_messages import AnthropicMessages
+
+    output = "<returncode>0</returncode>\n<output>\nok\n</output>"
+    body = {"messages": [
+        {"role": "user", "content": "List the files"},
+        {"role": "assistant", "content": [{"type": "text", "text": "```bash\nls -la\n```"}]},
+        {"role": "user", "content": output},
+    ]}  # fmt: skip
+    parsed = AnthropicMessages().parse(body)
+    [segment] = parsed.segments
+    assert segment.path == ("messages", 2, "content") and segment.tool_args == {"command": "ls -la"}
+    assert parsed.query == "List the files"

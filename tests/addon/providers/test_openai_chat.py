@@ -119,3 +119,21 @@ def test_assistant_text_and_tool_call_arguments_give_no_segments() -> None:
 def test_unknown_shapes_raise(body: Any) -> None:
     with pytest.raises(UnknownShape):
         ADAPTER.parse(body)
+
+
+def test_an_agent_tool_output_sent_as_a_user_message_is_a_tool_output() -> None:
+    """mini-swe-agent sends outputs as user turns wrapped in <returncode>/<output>."""
+    from addon.providers.openai_chat import OpenAIChat
+
+    output = "<returncode>1</returncode>\n<output>\nTraceback (most recent call last):\nValueError: bad\n</output>"
+    body = {"messages": [
+        {"role": "system", "content": "You are an agent."},
+        {"role": "user", "content": "Fix the urlize bug"},
+        {"role": "assistant", "content": "THOUGHT: run it\n\n```bash\npython reproduce.py\n```"},
+        {"role": "user", "content": output},
+    ]}  # fmt: skip
+    parsed = OpenAIChat().parse(body)
+    [segment] = parsed.segments
+    assert segment.path == ("messages", 3, "content") and segment.source == "tool_output" and segment.fresh
+    assert segment.tool_name == "bash" and segment.tool_args == {"command": "python reproduce.py"}
+    assert parsed.query == "Fix the urlize bug"
