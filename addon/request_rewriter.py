@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from addon.decision_memo import Decision, DecisionMemo, content_key
+from addon.flow_record import session_key
 from addon.json_splice import AddMember, Append, Edit, Replacement, splice
 from addon.retrieve_tool import TOOL_NAME, MARKER_ID, add_markers, marker_ids, tool_definition, tool_names, unique_name
 from addon.providers import ParsedRequest, ProviderAdapter, Segment
@@ -34,6 +35,7 @@ CHARS_PER_TOKEN = 4  # estimate for decisions only; reported counts are exact
 MIN_SEGMENT_CHARS = 256
 SMALL = "small"  # the kind of a decision made without compressing: not worth remembering
 MIN_CACHEABLE_TOKENS = 1024  # the smallest prompt prefix providers cache
+CONVERSATION = "conversation"  # the memo's record that a conversation carries the retrieve tool
 
 
 class NotJson(ValueError):
@@ -139,13 +141,20 @@ def rewrite_body(
     parsed = adapter.parse(document)
     if retrieval is not None:
         retrieval = retrieval.for_request(document)
-    report, replacements, new_decisions = _plan(adapter.name, document, parsed, memo, policy, compress_fn, retrieval, lossless_fn)
-    if report.new_markers and not report.replayed_markers and not _pays_for_cache_break(text, parsed, new_decisions):
-        # The tool would enter a conversation whose prefix the provider has cached: `tools` sit
-        # at the front of the prompt, so this request would re-write that whole prefix. Unless
-        # the fold saves more than that costs, compress losslessly instead (and remember that).
+    # The tool sits in `tools`, at the front of the prompt: it must be there from a
+    # conversation's first request (when nothing is cached yet) and every request after, or its
+    # arrival re-writes the whole cached prefix. Conversations are told apart as the ledger does.
+    conversation = "conversation:" + session_key(adapter.name, retrieval.session_headers, document) if retrieval else ""
+    is_agent = bool(document.get("tools"))  # a plain chat gets the tool only with a marker
+    sticky = retrieval is not None and ((parsed.first_turn and is_agent) or memo.get(conversation) is not None)
+    report, replacements, new_decisions = _plan(adapter.name, document, parsed, memo, policy, compress_fn, retrieval, lossless_fn, sticky)
+    if not sticky and report.new_markers and not report.replayed_markers and not _pays_for_cache_break(text, parsed, new_decisions):
+        # A conversation cached without the tool (it began before Headroom ran): unless the
+        # fold saves more than re-writing that prefix costs, compress losslessly instead.
         report, replacements, new_decisions = _plan(adapter.name, document, parsed, memo, policy, compress_fn, None, lossless_fn)
         report.lossless_to_keep_cache = True
+    if report.retrieve_tool and memo.get(conversation) is None:
+        new_decisions.append((conversation, Decision(CONVERSATION, None, None, None)))
     out = splice(text, replacements).encode("utf-8") if replacements else body
     # Remember decisions only once the body they went out in exists: a body that fails later
     # goes out as the original, and a remembered decision would then be replayed wrongly.
@@ -166,6 +175,7 @@ def _plan(
     compress_fn: CompressFn,
     retrieval: RetrievalPath | None,
     lossless_fn: CompressFn | None,
+    sticky: bool = False,
 ) -> tuple[RewriteReport, list[Edit], list[tuple[str, Decision]]]:
     """Decide every segment: the edits to make and the new decisions to remember."""
     report = RewriteReport(provider, segments=len(parsed.segments), streaming=bool(document.get("stream")))
@@ -189,7 +199,7 @@ def _plan(
         report.rewritten.append(entry)
         if decision.tokens_before is None:
             report.uncounted.append((entry, segment.text, decision.text))
-    if report.markers and retrieval is not None:
+    if retrieval is not None and (report.markers or sticky):
         replacements.append(retrieval.tool_edit(document))
         report.retrieve_tool = retrieval.tool_name
     return report, replacements, new_decisions
@@ -226,6 +236,7 @@ class RetrievalPath:
     provider: str
     tool_name: str = TOOL_NAME
     streaming: bool = False  # whether retrieve calls can be answered inside a streamed response
+    session_headers: dict[str, str] = field(default_factory=dict)  # the client's session ids, if any
 
     def for_request(self, document: dict) -> RetrievalPath | None:
         """This path bound to one request, or None when the request cannot carry the tool

@@ -15,6 +15,7 @@ from mitmproxy import command, ctx, exceptions, http
 from addon.decision_memo import DecisionMemo
 from addon.home import headroom_home, store_dir
 from addon.providers import UnknownShape, adapter_for
+from addon.flow_record import SESSION_HEADERS
 from addon.original_store import Originals, open_store, owner_of
 from addon.request_rewriter import NotJson, Policy, RetrievalPath, RewriteReport, count_tokens_for, rewrite_body
 from addon.retrieval_rounds import supported
@@ -237,7 +238,8 @@ class Rewrite:
         flow.metadata["headroom_owner"] = owner
         responder = ctx.master.addons.get("streamresponder")
         streaming = provider in SPLICERS and responder is not None and responder.ready
-        return RetrievalPath(self.originals, owner, provider, streaming=streaming)
+        headers = {name: value for name in SESSION_HEADERS if (value := flow.request.headers.get(name))}
+        return RetrievalPath(self.originals, owner, provider, streaming=streaming, session_headers=headers)
 
     async def _rewrite(
         self, flow: http.HTTPFlow, adapter, body: bytes, retrieval: RetrievalPath | None = None

@@ -62,7 +62,7 @@ class AnthropicMessages:
                         segments.append(Segment(("messages", i, "content", j, "text"), block["text"], "document", fresh))
             if texts:
                 query = "\n".join(texts)
-        return ParsedRequest(segments, query)
+        return ParsedRequest(segments, query, boundary < 0)
 
 
 def _joined_text(content: object) -> str:

@@ -36,6 +36,7 @@ class ParsedRequest:
 
     segments: list[Segment]
     query: str  # the user's latest words, for relevance
+    first_turn: bool = False  # no model turn yet: the provider has cached nothing of this conversation
 
 
 class ProviderAdapter(Protocol):

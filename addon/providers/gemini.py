@@ -51,7 +51,7 @@ class Gemini:
                         segments.append(Segment(("contents", i, "parts", j, "text"), part["text"], "document", fresh))
             if texts:
                 query = "\n".join(texts)
-        return ParsedRequest(segments, query)
+        return ParsedRequest(segments, query, boundary < 0)
 
 
 def _string_leaves(value: Any, path: tuple) -> list[tuple[tuple, str]]:

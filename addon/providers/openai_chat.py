@@ -46,7 +46,7 @@ class OpenAIChat:
                 if texts:
                     query = "\n".join(texts)
                 segments.extend(_text_parts(message, i, "document", fresh, None, {}, min_chars=DOCUMENT_MIN_CHARS))
-        return ParsedRequest(segments, query)
+        return ParsedRequest(segments, query, boundary < 0)
 
 
 def _text_parts(message: dict, i: int, source: str, fresh: bool, name, args, min_chars: int) -> list[Segment]:

@@ -23,7 +23,7 @@ class OpenAIResponses:
     def parse(self, body: Any) -> ParsedRequest:
         items = body.get("input") if isinstance(body, dict) else None
         if isinstance(items, str):
-            return ParsedRequest([], items)
+            return ParsedRequest([], items, True)
         if not isinstance(items, list):
             raise UnknownShape("no input list")
         boundary = last_index(items, _is_model_item)
@@ -48,7 +48,7 @@ class OpenAIResponses:
                 segments.extend(
                     Segment(path, text, "document", fresh) for path, text in texts if len(text) >= DOCUMENT_MIN_CHARS
                 )
-        return ParsedRequest(segments, query)
+        return ParsedRequest(segments, query, boundary < 0)
 
 
 def _output_segments(item: dict, i: int, fresh: bool, name, args) -> list[Segment]:

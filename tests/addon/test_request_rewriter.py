@@ -375,3 +375,23 @@ def test_the_tool_enters_a_cached_conversation_only_when_the_fold_pays_for_it(tm
     assert ("tools" in sent) is lossy_goes_out
     assert ("retrieve id=" in out.decode()) is lossy_goes_out
     assert report.lossless_to_keep_cache is not lossy_goes_out
+
+
+def test_an_agent_conversation_carries_the_tool_from_its_first_request(tmp_path: Path) -> None:
+    """Nothing is cached at the first request, so the tool goes in then and stays: no later
+    request re-writes the cached prefix to add it. A plain chat (no tools) is left alone."""
+    from addon.original_store import open_store
+    from addon.request_rewriter import RetrievalPath
+
+    memo = DecisionMemo(tmp_path / "memo")
+    retrieval = RetrievalPath(open_store(tmp_path, None), "owner", "anthropic")
+    tools = [{"name": "Bash", "input_schema": {"type": "object"}}]
+    first = [{"role": "user", "content": "investigate the logs"}]
+    out, report = rewrite_body(json.dumps({"tools": tools, "messages": first}).encode(), ANTHROPIC, memo, retrieval=retrieval)
+    assert [t["name"] for t in json.loads(out)["tools"]] == ["Bash", "headroom_retrieve"] and report.retrieve_tool
+    later = first + [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "and now?"}]
+    out2, _ = rewrite_body(json.dumps({"tools": tools, "messages": later}).encode(), ANTHROPIC, memo, retrieval=retrieval)
+    assert json.loads(out2)["tools"] == json.loads(out)["tools"]  # sticky, byte-identical
+    chat_opening = [{"role": "user", "content": "write a haiku about logs"}]
+    chat, _ = rewrite_body(json.dumps({"messages": chat_opening}).encode(), ANTHROPIC, memo, retrieval=retrieval)
+    assert "tools" not in json.loads(chat)
