@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -31,6 +32,15 @@ log = logging.getLogger(__name__)
 # Requests that cannot carry the retrieve tool get lossless transforms only.
 WITHOUT_RETRIEVAL_MODE = "lossless"
 CREDENTIAL_HEADERS = ("x-api-key", "authorization", "x-goog-api-key", "api-key")
+
+
+def _load_text_model() -> None:
+    try:
+        from compressors.text_model import load_model
+
+        load_model()
+    except Exception as e:  # no model: the statistical fallback serves plain text
+        log.info("headroom: text model not loaded (%s: %s)", type(e).__name__, e)
 
 
 def credential_of(request: http.Request) -> str | None:
@@ -160,8 +170,10 @@ class Rewrite:
         return compress(text, context, settings=settings)
 
     def running(self) -> None:
-        # Load the tokenizer now, in a worker, rather than inside the first request.
+        # Load the tokenizer and the text model now, in a worker, rather than inside the first
+        # request that needs them (the model takes seconds to load).
         self.count_executor.submit(count_tokens, "warm up")
+        threading.Thread(target=_load_text_model, name="headroom-text-model", daemon=True).start()
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if not ctx.options.headroom_enabled or flow.response is not None or flow.metadata.get("headroom_follow_up"):
