@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from compressors.detect import choose_kind
-from compressors.lines import Keep, LineCompressor, check_selection, selection_result
+from compressors.lines import Keep, check_selection, selection_result
 from compressors.numbered_lines import split_numbered
 from compressors.repeated_lines import fold_repeated_lines, strip_ansi
 from compressors.types import Context, Result
@@ -114,6 +114,14 @@ def load(kind: str) -> tuple[Callable, str] | None:
             log.warning("headroom: compressor %s failed to load (%s: %s)", module_name, type(e).__name__, e)
         return None
     return getattr(module, function), shape
+
+
+def agent_output(text: str) -> str:
+    """The output inside an agent envelope (head and tail of a truncated one, joined), or the text."""
+    for envelope in _ENVELOPES:
+        if match := envelope.match(text):
+            return "\n".join(match.groups()[1::2])
+    return text
 
 
 def _route_envelope(parts: tuple[str, ...], context: Context, kind: str, settings: Settings) -> Result:

@@ -149,17 +149,13 @@ def routing_table(cases: list[Case]) -> dict[str, dict[str, int]]:
     """kind_hint -> routed kind -> cases, for cases the proxy would consider (>= 1,000 chars)."""
     from compressors.detect import choose_kind
     from compressors.numbered_lines import split_numbered
-    from compressors.router import _ENVELOPES
+    from compressors.router import agent_output
 
     table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for case in cases:
         if len(case.text) < 1000:
             continue
-        text = case.text
-        for envelope in _ENVELOPES:
-            if match := envelope.match(text):
-                text = "\n".join(match.groups()[1::2])
-                break
+        text = agent_output(case.text)
         numbered = split_numbered(text)
         content = "\n".join(n.content for n in numbered) if numbered else text
         table[case.kind_hint][choose_kind(content, case.context)] += 1

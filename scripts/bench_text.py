@@ -38,16 +38,12 @@ def load_cases(path: Path, min_share: float) -> list[tuple[str, Context, list[st
     """(body, context, needles) of prose-like corpus outputs with needles (envelopes removed)."""
     import json
 
-    from compressors.router import _ENVELOPES
+    from compressors.router import agent_output
 
     cases = []
     for line in path.read_text().splitlines():
         case = json.loads(line)
-        text = case["text"]
-        for envelope in _ENVELOPES:
-            if match := envelope.match(text):
-                text = match.group(2)
-                break
+        text = agent_output(case["text"])
         if len(text) >= 1000 and case["needles"] and prose_share(text) >= min_share:
             context = Context(tool_name=case["tool"], tool_args={"command": case["command"]}, query=case["query"])
             cases.append((text, context, case["needles"]))

@@ -41,7 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from compressors import text_fallback as tf  # noqa: E402
 from compressors import text_model as tm  # noqa: E402
 from compressors.relevance import ERROR_RE  # noqa: E402
-from compressors.router import _ENVELOPES  # noqa: E402
+from compressors.router import agent_output  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "tool_outputs.jsonl"
 PIECE_CHARS = 1500
@@ -72,11 +72,7 @@ def corpus_docs(path: Path, min_share: float = 0.3) -> list[Doc]:
     docs = []
     for line in path.read_text().splitlines():
         case = json.loads(line)
-        text = case["text"]
-        for envelope in _ENVELOPES:
-            if match := envelope.match(text):
-                text = match.group(2)
-                break
+        text = agent_output(case["text"])
         if len(text) >= 400 and prose_share(text) >= min_share:
             docs.append(Doc(text, f"corpus:{case['id']}"))
     return docs
