@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from compressors.lines import Keep, Note, Selection
+from compressors.lines import Keep, Note, Selection, saves_enough
 from compressors.notes import fold_note, plural
 from compressors.relevance import mentions, query_terms
 from compressors.types import Context
@@ -121,7 +121,7 @@ def select_build(lines: list[str], context: Context) -> Selection:
     _fold_module_headers(lines, owner, keep)
     _fold_noise(lines, keep)
     selection = _selection(lines, keep, diagnostics, owner)
-    return selection if _saves_enough(lines, selection) else [Keep(0, len(lines))]
+    return selection if saves_enough(lines, selection, MIN_SAVING) else [Keep(0, len(lines))]
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -304,11 +304,3 @@ def _noise_note(run: list[str]) -> str:
         parts.append(f"{kind} ×{len(subjects)}" + (f" ({shown})" if shown and named else ""))
     return fold_note(len(run), "line", "; ".join(parts[:6]))
 
-
-def _saves_enough(lines: list[str], selection: Selection) -> bool:
-    before = sum(len(line) + 1 for line in lines)
-    after = sum(
-        sum(len(lines[k]) + 1 for k in range(item.start, item.end)) if isinstance(item, Keep) else len(item.text) + 1
-        for item in selection
-    )
-    return before - after >= MIN_SAVING * before

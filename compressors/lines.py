@@ -83,6 +83,20 @@ def render(lines: Sequence[str], selection: Selection, prefixes: Sequence[str] |
     return "\n".join(out)
 
 
+def rendered_chars(lines: Sequence[str], selection: Selection) -> int:
+    """Characters the selection renders to (lines plus newlines)."""
+    return sum(
+        sum(len(lines[k]) + 1 for k in range(item.start, item.end)) if isinstance(item, Keep) else len(item.text) + 1
+        for item in selection
+    )
+
+
+def saves_enough(lines: Sequence[str], selection: Selection, min_saving: float) -> bool:
+    """Whether the selection renders at least `min_saving` of the original's characters shorter."""
+    before = sum(len(line) + 1 for line in lines)
+    return before - rendered_chars(lines, selection) >= min_saving * before
+
+
 def selection_result(
     lines: Sequence[str], selection: Selection, kind: str, prefixes: Sequence[str] | None = None, first_number: int = 1
 ) -> Result:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 
-from compressors.lines import Keep, Selection
+from compressors.lines import Keep, Selection, rendered_chars
 from compressors.log_templates import (
     Plan,
     Reason,
     assemble,
     fold_global_repeats,
     fold_similar_runs,
-    rendered_chars,
     template,
     trim_to_budget,
 )

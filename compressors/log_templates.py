@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from compressors.lines import Keep, Note, Selection, append_keep
+from compressors.lines import Note, Selection, append_keep
 from compressors.notes import fold_note
 
 WILDCARD = "<*>"
@@ -252,15 +252,6 @@ def _apart(previous: Reason | None, current: Reason | None) -> bool:
     return previous != current and bool((previous and previous.alone) or (current and current.alone))
 
 
-def rendered_chars(lines: list[str], selection: Selection) -> int:
-    """Characters the selection renders to (lines plus newlines)."""
-    total = 0
-    for item in selection:
-        if isinstance(item, Keep):
-            total += sum(len(lines[k]) + 1 for k in range(item.start, item.end))
-        else:
-            total += len(item.text) + 1
-    return total
 
 
 def trim_to_budget(plan: Plan, budget: int, head: int, tail: int, edge: int = 2) -> None:

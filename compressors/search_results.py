@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from compressors.lines import Keep, Note, Selection, append_keep, mask_runs
+from compressors.lines import Keep, Note, Selection, append_keep, mask_runs, saves_enough
 from compressors.notes import fold_note
 from compressors.relevance import is_error_line, mentions, query_terms
 from compressors.search_listing import (
@@ -61,12 +61,12 @@ def select_search(lines: list[str], context: Context) -> Selection:
     terms = _telling_terms(lines, query_terms(context.query))
     if is_long_listing(lines):
         selection = select_long_listing(lines, terms)
-        return selection if _saves_enough(lines, selection) else [Keep(0, len(lines))]
+        return selection if saves_enough(lines, selection, MIN_SAVING) else [Keep(0, len(lines))]
     layout = _parse(lines)
     keep = _choose(lines, layout, terms)
     _keep_structure(lines, layout, keep)
     selection = _fold(lines, layout, keep)
-    return selection if _saves_enough(lines, selection) else [Keep(0, len(lines))]
+    return selection if saves_enough(lines, selection, MIN_SAVING) else [Keep(0, len(lines))]
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -291,13 +291,3 @@ def _common_dir(paths: list[str]) -> str:
         common.append(level[0])
     return "/".join(common)
 
-
-def _saves_enough(lines: list[str], selection: Selection) -> bool:
-    before = sum(len(line) + 1 for line in lines)
-    after = 0
-    for item in selection:
-        if isinstance(item, Keep):
-            after += sum(len(lines[k]) + 1 for k in range(item.start, item.end))
-        else:
-            after += len(item.text) + 1
-    return before - after >= MIN_SAVING * before

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from compressors.lines import Keep, Note, Selection
+from compressors.lines import Keep, Note, Selection, saves_enough
 from compressors.notes import fold_note
 from compressors.relevance import is_error_line, mentions, query_terms
 from compressors.types import Context
@@ -88,7 +88,7 @@ def select_vcs(lines: list[str], context: Context) -> Selection:
     if sum(r.role == "blame" for r in plan.roles) > LIST_HEAD + LIST_TAIL:
         _fold_blame(plan)
     selection = _selection(lines, plan.keep, plan.notes)
-    return selection if _saves_enough(lines, selection) else [Keep(0, len(lines))]
+    return selection if saves_enough(lines, selection, MIN_SAVING) else [Keep(0, len(lines))]
 
 
 # --- classifying -----------------------------------------------------------------------------
@@ -330,11 +330,3 @@ def _selection(lines: list[str], keep: list[bool], notes: dict[int, str]) -> Sel
         i = j
     return selection
 
-
-def _saves_enough(lines: list[str], selection: Selection) -> bool:
-    before = sum(len(line) + 1 for line in lines)
-    after = sum(
-        sum(len(lines[k]) + 1 for k in range(item.start, item.end)) if isinstance(item, Keep) else len(item.text) + 1
-        for item in selection
-    )
-    return before - after >= MIN_SAVING * before
