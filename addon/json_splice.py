@@ -172,18 +172,20 @@ def splice(doc: str, edits: list[Edit]) -> str:
     containers = [e for e in edits if not isinstance(e, Replacement)]
     if len({r.path for r in replacements}) != len(replacements):
         raise SpliceError("two replacements for the same path")
-    if len({c.path for c in containers}) != len(containers):
-        raise SpliceError("two insertions into the same container")
-    spans = find_spans(doc, [r.path for r in replacements], [c.path for c in containers])
+    grouped: dict[Path, list[Append | AddMember]] = {}
+    for edit in containers:  # several insertions into one container go in, in order
+        grouped.setdefault(edit.path, []).append(edit)
+    spans = find_spans(doc, [r.path for r in replacements], list(grouped))
     changes: list[tuple[int, int, str]] = [(*spans[r.path], encode_string(r.text)) for r in replacements]
-    for edit in containers:
-        start, end = spans[edit.path]
-        opener, closer = ("[", "]") if isinstance(edit, Append) else ("{", "}")
-        if doc[start] != opener or doc[end - 1] != closer:
-            raise SpliceError(f"value at {edit.path} is not {'an array' if opener == '[' else 'an object'}")
+    for path, group in grouped.items():
+        start, end = spans[path]
+        kinds = {type(edit) for edit in group}
+        opener, closer = ("[", "]") if kinds == {Append} else ("{", "}")
+        if len(kinds) > 1 or doc[start] != opener or doc[end - 1] != closer:
+            raise SpliceError(f"value at {path} is not {'an array' if opener == '[' else 'an object'}")
         empty = not doc[start + 1 : end - 1].strip()
-        element = edit.literal if isinstance(edit, Append) else f"{encode_string(edit.key)}:{edit.literal}"
-        changes.append((end - 1, end - 1, element if empty else "," + element))
+        elements = ",".join(e.literal if isinstance(e, Append) else f"{encode_string(e.key)}:{e.literal}" for e in group)
+        changes.append((end - 1, end - 1, elements if empty else "," + elements))
     changes.sort(key=lambda c: (c[0], c[1]))
     out: list[str] = []
     cursor = 0

@@ -76,6 +76,7 @@ class RewriteReport:
     new_markers: int = 0  # of which folded on this request
     replayed_markers: int = 0  # of which replayed: the conversation already carries the tool
     lossless_to_keep_cache: bool = False  # lossy folds were declined to keep the cached prefix
+    prompt_cache_key: str | None = None  # the OpenAI cache key added to this request
     streaming: bool = False  # the client asked for a streamed response
     retrieve_tool: str | None = None  # the tool added for them
     # (report entry, original text, forwarded text) awaiting exact token counts
@@ -122,12 +123,15 @@ def rewrite_body(
     exact_counts: bool = True,
     retrieval: RetrievalPath | None = None,
     lossless_fn: CompressFn | None = None,
+    cache_key_session: dict[str, str] | None = None,
 ) -> tuple[bytes, RewriteReport]:
     """Return the body to forward and a report. Raises on bodies it cannot handle.
 
     Only segments the provider has not seen yet (after the model's last turn) are compressed;
     older ones get their memoised decision replayed, or stay untouched when there is none.
     With `exact_counts` False the report's token counts are left for `count_tokens_for`.
+    `cache_key_session` (the client's session headers) asks for a stable OpenAI
+    `prompt_cache_key` per conversation when the body has none.
     Lossy results need `retrieval`: their originals are stored, their fold notes become
     markers, and the retrieve tool is added. Without it (or when this request cannot carry the
     tool) `lossless_fn` compresses instead, and any lossy result is forwarded as it was.
@@ -155,6 +159,11 @@ def rewrite_body(
         report.lossless_to_keep_cache = True
     if report.retrieve_tool and memo.get(conversation) is None:
         new_decisions.append((conversation, Decision(CONVERSATION, None, None, None)))
+    if cache_key_session is not None and "prompt_cache_key" not in document:
+        # OpenAI routes requests with the same key to the same cache: one key per conversation.
+        key = "headroom-" + content_key(session_key(adapter.name, cache_key_session, document))[:24]
+        replacements.append(AddMember((), "prompt_cache_key", json.dumps(key)))
+        report.prompt_cache_key = key
     out = splice(text, replacements).encode("utf-8") if replacements else body
     # Remember decisions only once the body they went out in exists: a body that fails later
     # goes out as the original, and a remembered decision would then be replayed wrongly.

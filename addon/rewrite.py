@@ -106,6 +106,13 @@ class Rewrite:
             "e.g. 'mcp__github__list_issues=[].{number: number, state: state, title: title}'.",
         )
         loader.add_option(
+            "headroom_prompt_cache_key",
+            bool,
+            True,
+            "Add a stable prompt_cache_key per conversation to api.openai.com requests that have none "
+            "(OpenAI routes requests with the same key to the same prompt cache).",
+        )
+        loader.add_option(
             "headroom_store_ttl_s",
             int,
             3600,
@@ -202,7 +209,7 @@ class Rewrite:
             return
         if not body:
             return
-        new_body = await self._rewrite(flow, adapter, body, self._retrieval_path(flow, adapter.name))
+        new_body = await self._rewrite(flow, adapter, body, self._retrieval_path(flow, adapter.name), self._cache_key_session(flow, adapter.name))
         if new_body is not None:
             request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
         meta = flow.metadata.get("headroom") or {}
@@ -242,6 +249,16 @@ class Rewrite:
         self.counters[f"retrieve_{fetched.status}"] += 1
         return answer(fetched.original.text if fetched.original else None, query, fetched.status)
 
+    def _cache_key_session(self, flow: http.HTTPFlow, provider: str) -> dict[str, str] | None:
+        """The session headers to key an OpenAI prompt_cache_key on, or None for no key: only
+        OpenAI's own API (compatible hosts may refuse unknown fields; ChatGPT-login Codex is
+        not API-key traffic)."""
+        if not ctx.options.headroom_prompt_cache_key or provider not in ("openai_chat", "openai_responses"):
+            return None
+        if flow.request.pretty_host != "api.openai.com":
+            return None
+        return {name: value for name in SESSION_HEADERS if (value := flow.request.headers.get(name))}
+
     def _retrieval_path(self, flow: http.HTTPFlow, provider: str) -> RetrievalPath | None:
         """How the model can get originals back for this flow, when the proxy can answer."""
         if self.originals is None or not supported(provider):
@@ -254,14 +271,14 @@ class Rewrite:
         return RetrievalPath(self.originals, owner, provider, streaming=streaming, session_headers=headers)
 
     async def _rewrite(
-        self, flow: http.HTTPFlow, adapter, body: bytes, retrieval: RetrievalPath | None = None
+        self, flow: http.HTTPFlow, adapter, body: bytes, retrieval: RetrievalPath | None = None, cache_key: dict[str, str] | None = None
     ) -> bytes | None:
         """The rewritten body, or None to forward the original (unchanged, or any failure)."""
         # Tests swap compress_fn; the real one falls back to lossless where there is no way back.
         lossless_fn = self.compress_lossless if self.compress_fn == self.compress_segment else None
         try:
             new_body, report = await asyncio.get_running_loop().run_in_executor(
-                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn, False, retrieval, lossless_fn
+                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn, False, retrieval, lossless_fn, cache_key
             )
         except (NotJson, UnknownShape) as e:
             self.counters["not_json" if isinstance(e, NotJson) else "unknown_shape"] += 1

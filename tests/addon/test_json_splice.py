@@ -360,3 +360,10 @@ def test_edits_inside_a_container_that_is_also_edited() -> None:
     doc = '{"messages": [{"content": "long text"}], "tools": [1]}'
     out = splice(doc, [Replacement(("messages", 0, "content"), "short"), AddMember((), "x", "2"), Append(("tools",), "3")])
     assert out == '{"messages": [{"content": "short"}], "tools": [1,3],"x":2}'
+
+
+def test_several_insertions_into_one_container_keep_their_order() -> None:
+    from addon.json_splice import AddMember
+
+    out = splice('{"a": 1}', [AddMember((), "tools", "[]"), AddMember((), "prompt_cache_key", '"k"')])
+    assert out == '{"a": 1,"tools":[],"prompt_cache_key":"k"}'

@@ -143,3 +143,21 @@ def test_openai_responses_over_websocket(proxy, mock, monkeypatch):
     assert seen.json["input"][:2] == items[:2]
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert text == f"mock received {len(seen.body)} bytes"
+
+
+def test_openai_requests_get_one_prompt_cache_key_per_conversation(proxy, mock, monkeypatch):
+    first = [{"role": "user", "content": "summarise the build"}]
+    later = first + [{"role": "assistant", "content": "It failed."}, {"role": "user", "content": "why?"}]
+    other = [{"role": "user", "content": "a different conversation"}]
+    with proxy.client_env(monkeypatch):
+        client = openai.OpenAI(api_key="sk-test", max_retries=0)
+        for messages in (first, later, other):
+            client.chat.completions.create(model="gpt-test", messages=messages)
+        client.chat.completions.create(model="gpt-test", messages=first, prompt_cache_key="mine")
+        compatible = openai.OpenAI(api_key="sk-test", base_url="https://api.deepseek.com/v1", max_retries=0)
+        compatible.chat.completions.create(model="deepseek-chat", messages=first)
+    keys = [r.json.get("prompt_cache_key") for r in mock.llm_requests()]
+    assert keys[0] == keys[1] and keys[0].startswith("headroom-")  # stable across turns
+    assert keys[2] != keys[0]  # another conversation
+    assert keys[3] == "mine"  # the client's own key is left alone
+    assert keys[4] is None  # only OpenAI's own API gets one
