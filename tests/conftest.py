@@ -94,6 +94,12 @@ class Proxy:
         self.stop()
         self.start()
 
+    def cli_env(self, home: Path, **variables: str) -> dict[str, str]:
+        """A clean environment for a real CLI run through `scripts/wrap` against this proxy:
+        its own HOME, this proxy's HEADROOM_HOME and port, plus the given variables."""
+        home.mkdir(parents=True, exist_ok=True)
+        return {"PATH": os.environ["PATH"], "HOME": str(home), "HEADROOM_HOME": str(self.home), "HEADROOM_PORT": str(self.port), **variables}
+
     @contextmanager
     def client_env(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         """Environment of a user's process pointed at this proxy (what `headroom wrap` sets)."""

@@ -7,7 +7,6 @@ tool_result back through the proxy; the mock checks it arrived compressed and va
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -54,18 +53,13 @@ def test_claude_code_read_result_arrives_compressed(proxy, mock, tmp_path):
         return anthropic_reply([call], "tool_use", stream)
 
     mock.responder = respond
-    home = tmp_path / "claude-home"
-    home.mkdir()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "HEADROOM_HOME": str(proxy.home),
-        "HEADROOM_PORT": str(proxy.port),
-        "ANTHROPIC_API_KEY": "sk-ant-test-key",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "DISABLE_TELEMETRY": "1",
-    }
+    env = proxy.cli_env(
+        tmp_path / "claude-home",
+        ANTHROPIC_API_KEY="sk-ant-test-key",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        DISABLE_AUTOUPDATER="1",
+        DISABLE_TELEMETRY="1",
+    )
     command = [str(ROOT / "scripts" / "wrap"), str(CLAUDE), "-p", "What went wrong in ledger.log?", "--allowedTools", "Read", "--max-turns", "3"]
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, f"claude failed:\n{result.stdout}\n{result.stderr}"
@@ -118,12 +112,12 @@ def test_claude_code_never_sees_the_retrieve_tool(proxy, mock, tmp_path):
         return anthropic_reply([call], "tool_use", stream)
 
     mock.responder = respond
-    home = tmp_path / "claude-home"
-    home.mkdir()
-    env = {
-        "PATH": os.environ["PATH"], "HOME": str(home), "HEADROOM_HOME": str(proxy.home), "HEADROOM_PORT": str(proxy.port),
-        "ANTHROPIC_API_KEY": "sk-ant-test-key", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
-    }  # fmt: skip
+    env = proxy.cli_env(
+        tmp_path / "claude-home",
+        ANTHROPIC_API_KEY="sk-ant-test-key",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        DISABLE_AUTOUPDATER="1",
+    )
     command = [str(ROOT / "scripts" / "wrap"), str(CLAUDE), "-p", "Which job failed?", "--allowedTools", "Read", "--max-turns", "4", "--output-format", "json"]
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, f"claude failed:\n{result.stdout}\n{result.stderr}"

@@ -6,7 +6,6 @@ in the prompt must reach the mock compressed, and Codex must print the mock's an
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -33,17 +32,7 @@ def test_codex_prompt_with_a_pasted_log_arrives_compressed(proxy, mock, tmp_path
     log = ["INFO ledger-sync: batch accepted, waiting for next batch from queue"] * 400 + [NEEDLE]
     log += ["DEBUG ledger-sync: heartbeat, connection pool healthy, 8 of 8 idle"] * 300
     prompt = "What failed in this log?\n" + "\n".join(log)
-    home = tmp_path / "codex-home"
-    home.mkdir()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "HEADROOM_HOME": str(proxy.home),
-        "HEADROOM_PORT": str(proxy.port),
-        "OPENAI_API_KEY": "sk-test",
-        "CODEX_API_KEY": "sk-test",
-        "RUST_LOG": "off",
-    }
+    env = proxy.cli_env(tmp_path / "codex-home", OPENAI_API_KEY="sk-test", CODEX_API_KEY="sk-test", RUST_LOG="off")
     command = [str(ROOT / "scripts" / "wrap"), str(CODEX), "exec", "--skip-git-repo-check", prompt]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, f"codex failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
