@@ -211,6 +211,7 @@ class Rewrite:
             return
         new_body = await self._rewrite(flow, adapter, body, self._retrieval_path(flow, adapter.name), self._cache_key_session(flow, adapter.name))
         if new_body is not None:
+            flow.metadata["headroom_original"] = body  # the "before" of the Headroom view (addon/flow_view.py)
             request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
         meta = flow.metadata.get("headroom") or {}
         if meta.get("retrieve_tool") and meta.get("streaming"):
