@@ -7,8 +7,9 @@ Session key (a stable conversation key, hashed; the first rule that applies wins
 1. the client's own session id header: `x-claude-code-session-id` (Claude Code), `session_id` (Codex);
 2. the body's `metadata.user_id` (Anthropic; Claude Code's names its session) or `prompt_cache_key` (OpenAI);
 3. else the conversation's opening: the system prompt (or `instructions` / `systemInstruction`)
-   and the first user message, first 2,000 characters of each as JSON. Every turn of an agent
-   loop re-sends both, so its requests share the key.
+   and the first user message, first 2,000 characters of each as JSON, without their dynamic
+   values (dates, times, ids: `dynamic_fields.skeleton`). Every turn of an agent loop re-sends
+   both, so its requests share the key.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from addon.dynamic_fields import skeleton
 from addon.ledger import LedgerRow, SegmentFigures
 from addon.pricing import PricingTable, request_cost, segment_saving
 from addon.retrieve_tool import TOOL_NAME
-from addon.usage import Usage, parse_usage_bytes
+from addon.usage import Usage, parse_usage, parse_usage_bytes
 
 SESSION_HEADERS = {"x-claude-code-session-id": "claude-code", "session_id": "codex"}
 OPENING_CHARS = 2000
@@ -42,6 +44,7 @@ class FlowFacts:
     response_body: bytes | None = None  # non-streamed responses
     streamed: bool = False
     streamed_usage: Usage | None = None  # from the tap, for streamed responses
+    websocket: bool = False  # a Responses request sent as a WebSocket message; response_body is its `response.completed`
     meta: dict[str, Any] = field(default_factory=dict)  # flow.metadata["headroom"]
     follow_up: bool = False  # a request the proxy made itself (retrieval)
     streamed_retrieval: bool = False  # a client request answered by the loopback responder
@@ -84,7 +87,9 @@ def session_key(provider: str, headers: dict[str, str], body: dict | None) -> st
     if isinstance(body.get("prompt_cache_key"), str) and body["prompt_cache_key"]:
         return f"cache-key:{_digest(body['prompt_cache_key'])}"
     system, first = _opening(provider, body)
-    as_text = lambda value: json.dumps(value, sort_keys=True, ensure_ascii=False)[:OPENING_CHARS]  # noqa: E731
+    # The skeleton (dynamic values and snapshot lines taken out): a clock in the system prompt
+    # must not make every turn a conversation of its own.
+    as_text = lambda value: skeleton(json.dumps(value, sort_keys=True, ensure_ascii=False))[:OPENING_CHARS]  # noqa: E731
     return f"prompt:{_digest(provider, as_text(system), as_text(first))}"
 
 
@@ -100,6 +105,15 @@ def answers_retrieve(provider: str, body: dict | None) -> bool:
     else:
         names = [(c.get("function") or {}).get("name") for c in assistant.get("tool_calls") or [] if isinstance(c, dict)]
     return any(isinstance(n, str) and n.startswith(TOOL_NAME) for n in names)
+
+
+def websocket_usage(provider: str, message: bytes) -> Usage | None:
+    """The usage of a `response.completed` (or `.incomplete`/`.failed`) event sent as a WebSocket message."""
+    try:
+        event = json.loads(message)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parse_usage(provider, event.get("response")) if isinstance(event, dict) else None
 
 
 def model_of(facts: FlowFacts, body: dict | None, usage: Usage | None) -> str | None:
@@ -129,7 +143,10 @@ def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
     except (ValueError, UnicodeDecodeError):
         body = None
     body = body if isinstance(body, dict) else None
-    usage = facts.streamed_usage if facts.streamed else parse_usage_bytes(facts.provider, facts.response_body or b"")
+    if facts.websocket:
+        usage = websocket_usage(facts.provider, facts.response_body or b"")
+    else:
+        usage = facts.streamed_usage if facts.streamed else parse_usage_bytes(facts.provider, facts.response_body or b"")
     model = model_of(facts, body, usage)
     meta = facts.meta
     errors = [str(e) for e in meta.get("errors") or []] + ([str(meta["error"])] if meta.get("error") else [])

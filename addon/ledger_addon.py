@@ -5,20 +5,32 @@ get a pass-through stream callable that hands every chunk on unchanged and lets 
 at it; the `response` hook, which fires after a streamed body has gone out, records them. The
 callable does no I/O: building the row (parsing bodies, pricing) and writing it happen on the
 ledger's writer thread. Nothing here can fail a flow: errors are counted and logged.
+
+The Responses API over WebSocket (Codex): each client `response.create` message is one request;
+the server's `response.completed` (or `.incomplete`/`.failed`/`error`) message ends it and
+carries its usage. A connection serves one response at a time, so requests and their ends pair
+up in order.
+
+Once a row is built, its one-line summary (addon/ledger_line.py) is handed back to the event
+loop and put on the flow: `flow.metadata["headroom_ledger"]`, and for a rewritten request also a
+line of `flow.comment`, which mitmweb shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+import re
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from mitmproxy import command, ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, hooks, http
 
 from addon.flow_record import SESSION_HEADERS, FlowFacts, build_row
-from addon.ledger import LedgerWriter, ledger_path
+from addon.ledger import LedgerRow, LedgerWriter, ledger_path
+from addon.ledger_line import ledger_line
 from addon.pricing import PricingError, PricingTable, load_pricing
 from addon.providers import adapter_for
 from addon.sse_streaming import STREAMED_TYPES
@@ -29,6 +41,10 @@ log = logging.getLogger(__name__)
 # Exact token counts arrive shortly after the request went out (addon/rewrite.py counts them
 # off the critical path); a fast response waits this long for them before its row is written.
 COUNT_WAIT_S = 10.0
+# The server message that ends a Responses request on a WebSocket. Servers put `type` first; a
+# `response.completed` message can be large, so only its head and tail are searched, unparsed.
+_WS_END = re.compile(rb'"type"\s*:\s*"(response\.completed|response\.incomplete|response\.failed|error)"')
+WS_END_PEEK = 256
 
 
 def passthrough_stream(tap: UsageTap, inner: Callable[[bytes], Iterable[bytes] | bytes] | bool) -> Callable[[bytes], Iterable[bytes] | bytes]:
@@ -54,6 +70,34 @@ def counted(meta: dict) -> bool:
     return all(entry.get("tokens_before") is not None for entry in meta.get("rewritten") or [])
 
 
+def _uncounted(meta: dict) -> dict:
+    return {**meta, "tokens_before": None, "tokens_after": None, "rewritten": [
+        {**e, "tokens_before": None, "tokens_after": None} for e in meta.get("rewritten") or [] if isinstance(e, dict)
+    ]}  # fmt: skip
+
+
+def same_report(a: dict, b: dict) -> bool:
+    """Whether two rewrite reports (`flow.metadata["headroom"]`) describe the same rewrite: the
+    later one may only have its exact token counts filled in (addon/rewrite.py counts them after
+    the request went out). A rewrite's `ms` tells reports of one WebSocket flow apart."""
+    return a is b or ("ms" in a and "ms" in b and _uncounted(a) == _uncounted(b))
+
+
+def websocket_end(content: bytes) -> str | None:
+    """The type of a server message that ends a Responses request (`response.completed`, …), else None."""
+    match = _WS_END.search(content[:WS_END_PEEK]) or _WS_END.search(content[-WS_END_PEEK:])
+    return match.group(1).decode() if match else None
+
+
+@dataclass
+class PendingWs:
+    """A Responses request sent over a WebSocket, waiting for the message that ends it."""
+
+    facts: FlowFacts
+    report: dict | None  # the rewrite report of its message, as it was when the message went out
+    sent: float  # the message's timestamp
+
+
 class Ledger:
     """Records every LLM request's usage, compression figures and cost."""
 
@@ -63,6 +107,8 @@ class Ledger:
         self.counters: Counter[str] = Counter()
         self._taps: dict[str, UsageTap] = {}
         self._background: set[asyncio.Task] = set()
+        self._ws_pending: dict[str, deque[PendingWs]] = {}  # per WebSocket flow, oldest first
+        self._ws_reports: dict[str, dict] = {}  # per WebSocket flow: the report its last request went out with
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -149,9 +195,85 @@ class Ledger:
                 return
             facts = self._facts(flow, provider)
             facts.meta = {**facts.meta, "error": f"connection: {flow.error.msg if flow.error else 'failed'}"}
-            self._submit(facts)  # no response: nothing to wait for
+            self._submit(facts, flow)  # no response: nothing to wait for
         except Exception as e:
             self._failed("record", e)
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        try:
+            if flow.websocket is None or self.writer is None or not flow.websocket.messages:
+                return
+            message = flow.websocket.messages[-1]
+            if not message.is_text or (not message.from_client and flow.id not in self._ws_pending):
+                return  # most server messages are deltas of a response nobody is waiting for here
+            if self.websocket_provider(flow) != "openai_responses":
+                return
+            if message.from_client:
+                if b'"response.create"' in message.content[:4096]:
+                    self._ws_request(flow, message.content, message.timestamp)
+            elif flow.id in self._ws_pending:
+                self._ws_server_message(flow, message.content, message.timestamp)
+        except Exception as e:
+            self._failed("websocket", e)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._ws_reports.pop(flow.id, None)
+        try:
+            for pending in self._ws_pending.pop(flow.id, None) or ():
+                why = flow.websocket.close_reason if flow.websocket and flow.websocket.close_reason else "closed"
+                pending.facts.meta = {**pending.facts.meta, "error": f"websocket ended before the response did ({why})"}
+                self._submit(pending.facts, flow)
+        except Exception as e:
+            self._failed("websocket", e)
+
+    def websocket_provider(self, flow: http.HTTPFlow) -> str | None:
+        """The API of a WebSocket flow this addon records, or None."""
+        host_filter = ctx.master.addons.get("hostfilter")
+        if host_filter and not host_filter.wants(flow.request.pretty_host, flow.request.port):
+            return None
+        adapter = adapter_for(flow.request.path)
+        return adapter.name if adapter else None
+
+    def _ws_request(self, flow: http.HTTPFlow, content: bytes, ts: float) -> None:
+        # addon/rewrite.py (earlier in the chain) has already rewritten this message and put its
+        # report on the flow; a report equal to the previous message's is that one's, not this one's.
+        report = flow.metadata.get("headroom")
+        previous = self._ws_reports.get(flow.id)
+        if not isinstance(report, dict) or (previous is not None and same_report(report, previous)):
+            report = None
+        else:
+            self._ws_reports[flow.id] = report
+        request = flow.request
+        facts = FlowFacts(
+            ts=ts,
+            provider="openai_responses",
+            path=request.path,
+            headers={name: request.headers[name] for name in SESSION_HEADERS if name in request.headers},
+            request_body=content,
+            meta=dict(report or {}),
+            streamed=True,
+            websocket=True,
+        )
+        self._ws_pending.setdefault(flow.id, deque()).append(PendingWs(facts, report, ts))
+
+    def _ws_server_message(self, flow: http.HTTPFlow, content: bytes, ts: float) -> None:
+        queue = self._ws_pending[flow.id]
+        pending = queue[0]
+        if pending.facts.ttfb_ms is None:
+            pending.facts.ttfb_ms = (ts - pending.sent) * 1000
+        end = websocket_end(content)
+        if end is None:
+            return
+        queue.popleft()
+        if not queue:
+            del self._ws_pending[flow.id]
+        facts = pending.facts
+        facts.status = 101  # the handshake's: the messages have none of their own
+        facts.response_body = content
+        facts.latency_ms = (ts - pending.sent) * 1000
+        if end == "error":
+            facts.meta = {**facts.meta, "error": f"websocket error event: {content[:300].decode('utf-8', 'replace')}"}
+        self._record(flow, facts, pending.report)
 
     def _facts(self, flow: http.HTTPFlow, provider: str) -> FlowFacts:
         request = flow.request
@@ -167,27 +289,63 @@ class Ledger:
             retrieval_rounds=int(flow.metadata.get("headroom_retrieval_rounds") or 0),
         )
 
-    def _record(self, flow: http.HTTPFlow, facts: FlowFacts) -> None:
+    def _record(self, flow: http.HTTPFlow, facts: FlowFacts, report: dict | None = None) -> None:
+        """Submit the row once the report's exact token counts are in. `report`: the one a
+        WebSocket request went out with (the flow's own report is that of its latest message)."""
         if counted(facts.meta):
-            self._submit(facts)
+            self._submit(facts, flow)
             return
-        task = asyncio.ensure_future(self._record_when_counted(flow, facts))
+        task = asyncio.ensure_future(self._record_when_counted(flow, facts, report))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _record_when_counted(self, flow: http.HTTPFlow, facts: FlowFacts) -> None:
+    async def _record_when_counted(self, flow: http.HTTPFlow, facts: FlowFacts, report: dict | None) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + COUNT_WAIT_S
-        while not counted(flow.metadata.get("headroom") or {}) and loop.time() < deadline:
+        while not counted(meta := self._report_now(flow, report)) and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        facts.meta = dict(flow.metadata.get("headroom") or {})
-        self._submit(facts)
+        facts.meta = {**meta, **({"error": facts.meta["error"]} if "error" in facts.meta else {})}
+        self._submit(facts, flow)
 
-    def _submit(self, facts: FlowFacts) -> None:
-        if self.writer is not None:
-            table = self.table
-            self.writer.submit(lambda: build_row(facts, table))
-            self.counters["recorded"] += 1
+    @staticmethod
+    def _report_now(flow: http.HTTPFlow, report: dict | None) -> dict:
+        current = flow.metadata.get("headroom") or {}
+        if report is None or (isinstance(current, dict) and same_report(current, report)):
+            return current
+        return report  # the flow has moved on to a later message: its counts are not ours
+
+    def _submit(self, facts: FlowFacts, flow: http.HTTPFlow | None = None) -> None:
+        if self.writer is None:
+            return
+        table = self.table
+        loop = asyncio.get_running_loop() if flow is not None else None
+
+        def make_row() -> LedgerRow:  # on the writer thread
+            row = build_row(facts, table)
+            if loop is not None:
+                try:
+                    loop.call_soon_threadsafe(self._annotate, flow, ledger_line(row))
+                except RuntimeError:  # the loop has closed (shutdown): the row still counts
+                    pass
+            return row
+
+        self.writer.submit(make_row)
+        self.counters["recorded"] += 1
+
+    @staticmethod
+    def _annotate(flow: http.HTTPFlow, line: str) -> None:
+        """Put a row's ledger line on its flow (on the event loop)."""
+        try:
+            if flow.websocket is not None:  # one line per request the connection carried
+                previous = flow.metadata.get("headroom_ledger")
+                flow.metadata["headroom_ledger"] = f"{previous}\n{line}" if previous else line
+            else:
+                flow.metadata["headroom_ledger"] = line
+                if (flow.metadata.get("headroom") or {}).get("rewritten"):
+                    flow.comment = f"{flow.comment}\n{line}" if flow.comment else line
+            ctx.master.addons.trigger(hooks.UpdateHook([flow]))  # mitmweb redraws the flow
+        except Exception as e:
+            log.warning("headroom: the ledger line could not be put on the flow (%s: %s)", type(e).__name__, e)
 
     def _failed(self, what: str, e: Exception) -> None:
         self.counters[f"{what}_errors"] += 1
