@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import time
 
 import anthropic
@@ -10,8 +12,11 @@ import httpx
 import openai
 
 from addon.ledger import LedgerRow, ledger_path, read_rows
+from tests.e2e.test_retrieval import MARKER, anthropic_messages, verbose_pytest
 from tests.support.bodies import anthropic_tool_turn, noisy_log, openai_tool_turn
-from tests.support.mock_provider import Reply, anthropic_reply
+from tests.support.mock_provider import Reply, anthropic_reply, text_reply
+
+MODEL = "claude-sonnet-4-5-20250929"
 
 CACHED_USAGE = {
     "input_tokens": 50,
@@ -114,3 +119,92 @@ def test_streamed_bytes_reach_the_client_unchanged(make_proxy, mock, monkeypatch
     assert received == [sent] * 3
     rows = rows_when(proxy, 3)
     assert len(rows) == 3 and all(r.streamed and r.usage.cache_read_tokens == 1000 and r.session.startswith("claude-code:") for r in rows)
+
+
+def priced_responses(request):
+    """Responses over WebSocket: the mock's streamed events, with a priced model and cache figures."""
+    if request.method != "WS":
+        return None
+    reply = text_reply("openai_responses", "declined", True)
+    final = reply.events[-1][1]["response"]
+    final["model"] = "gpt-5-2025-08-07"
+    final["usage"] = {"input_tokens": 5000, "input_tokens_details": {"cached_tokens": 4000}, "output_tokens": 30, "total_tokens": 5030}
+    return reply
+
+
+def test_responses_over_websocket_get_a_row_per_request(make_proxy, mock, monkeypatch):
+    """Codex's transport: each `response.create` message is a request, its `response.completed` the usage."""
+    from websockets.sync.client import connect
+
+    proxy = make_proxy()
+    mock.responder = priced_responses
+    turn = [
+        {"role": "user", "content": [{"type": "input_text", "text": "why did the payment fail?"}]},
+        {"type": "function_call", "call_id": "call_1", "name": "shell", "arguments": json.dumps({"command": ["cat", "app.log"]})},
+        {"type": "function_call_output", "call_id": "call_1", "output": noisy_log()},
+    ]
+    later = turn + [{"role": "assistant", "content": [{"type": "output_text", "text": "declined"}]}, {"role": "user", "content": [{"type": "input_text", "text": "and now?"}]}]
+    with proxy.client_env(monkeypatch):
+        verify = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+        headers = {"authorization": "Bearer sk-test", "session_id": "codex-session-1"}
+        with connect("wss://chatgpt.com/backend-api/codex/responses", ssl=verify, additional_headers=headers) as ws:
+            for items in (turn, later):  # one connection, one response at a time, as Codex does
+                ws.send(json.dumps({"type": "response.create", "model": "gpt-5", "input": items}))
+                while json.loads(ws.recv(timeout=10))["type"] != "response.completed":
+                    pass
+    first, second = rows_when(proxy, 2)
+    for row in (first, second):
+        assert (row.provider, row.model, row.role, row.billed, row.streamed) == ("openai_responses", "gpt-5-2025-08-07", "client", True, True)
+        assert (row.usage.input_tokens, row.usage.cache_read_tokens, row.usage.output_tokens) == (1000, 4000, 30)
+        assert row.cost_usd > 0 and row.session == first.session and first.session.startswith("codex:")
+        assert 0 < row.ttfb_ms <= row.latency_ms
+    assert first.segments[0].kind == "log" and first.saved_usd > 0 and not first.segments[0].replayed
+    assert second.segments[0].replayed  # the log re-sent as history: the earlier decision replayed
+
+
+def retrieving_anthropic(streamed: bool):
+    """The model asks for a folded original once, then answers (a priced model)."""
+
+    def respond(request):
+        body = request.json
+        last = body["messages"][-1]
+        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == "toolu_r1" for b in last["content"]):
+            return anthropic_reply([{"type": "text", "text": "fixed"}], "end_turn", streamed, model=MODEL)
+        [marker_id] = set(MARKER.findall(json.dumps(body)))
+        call = {"type": "tool_use", "id": "toolu_r1", "name": "headroom_retrieve", "input": {"id": marker_id, "query": "0137"}}
+        return anthropic_reply([{"type": "text", "text": "Let me look."}, call], "tool_use", streamed, model=MODEL)
+
+    return respond
+
+
+def test_retrieval_rounds_are_rows_billed_once(make_proxy, mock, monkeypatch):
+    """addon/ledger.py: a non-streamed client row carries its rounds' usage (they are not billed
+    again); a streamed one answered by the loopback responder is not billed, its follow-ups are."""
+    proxy = make_proxy()
+    with proxy.client_env(monkeypatch):
+        client = anthropic.Anthropic(api_key="sk-ant-owner-a", max_retries=0)
+        mock.responder = retrieving_anthropic(streamed=False)
+        message = client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=anthropic_messages(verbose_pytest()))
+        assert message.content[-1].text == "fixed"
+        plain = rows_when(proxy, 2)
+        mock.responder = retrieving_anthropic(streamed=True)
+        other = verbose_pytest().replace("billing", "shipping")  # a fresh fold, so the stream makes a round too
+        with client.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=anthropic_messages(other)) as stream:
+            assert stream.get_final_text().endswith("fixed")
+    rows = rows_when(proxy, 5)
+    assert len(rows) == 5
+    by_role = lambda rs, role: [r for r in rs if r.role == role]  # noqa: E731
+    # non-streamed: the follow-up's usage is already summed into the client row
+    [client_row], [round_row] = by_role(plain, "client"), by_role(plain, "follow_up")
+    assert client_row.billed and client_row.retrieval_rounds == 1 and client_row.usage.input_tokens == 200
+    assert client_row.segments and client_row.saved_usd is not None
+    assert round_row.retrieve_round and not round_row.billed and not round_row.streamed
+    assert round_row.cost_usd > 0 and round_row.saved_usd == -round_row.cost_usd
+    # streamed: the client row shows a spliced usage; each upstream round is a billed follow-up
+    streamed = [r for r in rows if r not in plain]
+    [client_row] = by_role(streamed, "client")
+    first_round, answer_round = sorted(by_role(streamed, "follow_up"), key=lambda r: r.retrieve_round)
+    assert not client_row.billed and client_row.segments
+    assert first_round.billed and first_round.streamed and not first_round.retrieve_round and first_round.saved_usd == 0.0
+    assert answer_round.billed and answer_round.streamed and answer_round.retrieve_round and answer_round.saved_usd == -answer_round.cost_usd
+    assert len({r.session for r in streamed}) == 1

@@ -1,0 +1,99 @@
+"""What a mitmweb user sees: real mitmweb with Headroom, read through mitmweb's own web API.
+
+A rewritten request opens in the Headroom view (before/after per segment) and its comment ends
+with the ledger line; the ledger line is put on the flow after the response, so a flow file
+saved by mitmdump (written in the response hook) cannot show it, the live web UI does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import anthropic
+import httpx
+
+from addon.ledger import ledger_path, read_rows
+from addon.ledger_line import ledger_line
+from certs.ca import ensure_ca
+from compressors.tokens import count_tokens
+from tests.conftest import ROOT, Proxy, routes_for, wait_for_port
+from tests.support.bodies import anthropic_tool_turn, noisy_log
+from tests.support.processes import free_port
+from tests.support.mock_provider import anthropic_reply
+
+
+@dataclass
+class WebProxy(Proxy):
+    """The proxy of the other end-to-end tests, run as mitmweb (no browser) with its API on web_port."""
+
+    web_port: int = 0
+
+    def start(self) -> WebProxy:
+        self.ca = ensure_ca(self.home)
+        self.port, self.web_port = self.port or free_port(), self.web_port or free_port()
+        command = [
+            str(Path(sys.executable).parent / "mitmweb"),
+            "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
+            "--set", "web_open_browser=false", "--set", "web_host=127.0.0.1", "--set", f"web_port={self.web_port}",
+            "--set", f"confdir={self.ca.confdir}",
+            "--set", f"headroom_home={self.home}",
+            "--set", f"ssl_verify_upstream_trusted_ca={self.upstream.ca_cert}",
+            "-s", str(ROOT / "addon" / "headroom.py"),
+            "-s", str(ROOT / "tests" / "support" / "reroute_addon.py"),
+        ]  # fmt: skip
+        command += [arg for host, port in self.routes.items() for arg in ("--set", f"reroute={host}={port}")]
+        self.process = subprocess.Popen(command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, "HEADROOM_HOME": str(self.home)}, cwd=ROOT)
+        try:
+            wait_for_port(self.port, process=self.process)
+            wait_for_port(self.web_port, process=self.process)
+        except Exception:
+            raise RuntimeError(f"mitmweb did not start:\n{self.log.read_text()}") from None
+        return self
+
+    def api(self, path: str) -> httpx.Response:
+        """GET from mitmweb's web API (what its UI shows), not through the proxy."""
+        response = httpx.get(f"http://127.0.0.1:{self.web_port}{path}", trust_env=False, timeout=10)
+        response.raise_for_status()
+        return response
+
+
+def test_a_rewritten_flow_shows_before_after_and_its_ledger_line(tmp_path, upstream_tls, mock_server, other_server, mock, monkeypatch):
+    web = WebProxy(tmp_path / "home", upstream_tls, routes_for(mock_server, other_server)).start()
+    try:
+        answer = anthropic_reply([{"type": "text", "text": "declined"}], "end_turn", False, model="claude-sonnet-4-5-20250929")
+        mock.responder = lambda request: answer if request.path.endswith("/v1/messages") else None
+        log = noisy_log()
+        with web.client_env(monkeypatch):
+            client = anthropic.Anthropic(api_key="sk-ant-test", max_retries=0)
+            client.messages.create(model="claude-sonnet-4-5", max_tokens=16, messages=anthropic_tool_turn(log))
+            client.messages.create(model="claude-sonnet-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        deadline = time.monotonic() + 20
+        while True:
+            flows = [f for f in web.api("/flows").json() if f["request"]["path"] == "/v1/messages"]
+            if len(flows) == 2 and any("ledger:" in f["comment"] for f in flows) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        compressed, plain = sorted(flows, key=lambda f: f["timestamp_created"])
+        rows = read_rows(ledger_path(web.home))
+        assert len(rows) == 2
+        # the comment: the rewrite's summary, then the ledger line of its row
+        summary, line = compressed["comment"].split("\n")
+        assert summary.startswith(f"headroom: {count_tokens(log):,} → ") and line == ledger_line(rows[0])
+        assert line.startswith("ledger: in 100 · out 20 · $") and f"({rows[0].pricing})" in line
+        assert plain["comment"] == ""  # not rewritten: the comment stays the user's
+        # the request opens in the Headroom view by default ("auto"), and the response does not
+        view = web.api(f"/flows/{compressed['id']}/request/content/auto.json").json()
+        assert view["description"].startswith(f"Headroom: {count_tokens(log):,} → ")
+        text = ["".join(part[1] for part in line) for line in view["lines"]]
+        assert text[1] == "ledger:   " + line.removeprefix("ledger: ")
+        assert text.index("── before: the original ({:,} chars) ──".format(len(log))) > text.index(next(t for t in text if t.startswith("── after")))
+        assert text[-len(log.splitlines()) :] == log.splitlines()
+        assert web.api(f"/flows/{compressed['id']}/response/content/auto.json").json()["description"] == "JSON"
+        assert web.api(f"/flows/{plain['id']}/request/content/auto.json").json()["description"] == "JSON"
+    finally:
+        web.stop()
