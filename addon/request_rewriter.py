@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from addon.cache_aligner import AlignRequest, Alignment, CacheAligner, cache_summary, value_at
 from addon.decision_memo import Decision, DecisionMemo, content_key
 from addon.flow_record import session_key
 from addon.json_splice import AddMember, Append, Edit, Replacement, splice
@@ -79,6 +80,7 @@ class RewriteReport:
     prompt_cache_key: str | None = None  # the OpenAI cache key added to this request
     streaming: bool = False  # the client asked for a streamed response
     retrieve_tool: str | None = None  # the tool added for them
+    cache: dict = field(default_factory=dict)  # the cache aligner's report (addon/cache_aligner.py)
     # (report entry, original text, forwarded text) awaiting exact token counts
     uncounted: list[tuple[SegmentReport, str, str]] = field(default_factory=list, repr=False)
 
@@ -102,7 +104,11 @@ class RewriteReport:
         return {**data, "tokens_before": self.tokens_before, "tokens_after": self.tokens_after}
 
     def summary(self) -> str:
-        """One line for a person: what changed and what it saved."""
+        """One line for a person: what changed and what it saved, and what the cache aligner saw."""
+        cache = cache_summary(self.cache)
+        return f"{self._compression_summary()} · {cache}" if cache else self._compression_summary()
+
+    def _compression_summary(self) -> str:
         if not self.rewritten:
             return f"headroom: {self.provider}, {self.segments} segments, nothing to compress ({self.ms:.1f} ms)"
         kinds = ", ".join(sorted({r.kind for r in self.rewritten}))
@@ -124,6 +130,7 @@ def rewrite_body(
     retrieval: RetrievalPath | None = None,
     lossless_fn: CompressFn | None = None,
     cache_key_session: dict[str, str] | None = None,
+    alignment: tuple[CacheAligner, AlignRequest] | None = None,
 ) -> tuple[bytes, RewriteReport]:
     """Return the body to forward and a report. Raises on bodies it cannot handle.
 
@@ -135,6 +142,8 @@ def rewrite_body(
     Lossy results need `retrieval`: their originals are stored, their fold notes become
     markers, and the retrieve tool is added. Without it (or when this request cannot carry the
     tool) `lossless_fn` compresses instead, and any lossy result is forwarded as it was.
+    `alignment` (an aligner and this request's facts) keeps the cacheable front stable and
+    reports what breaks it; its failure leaves the rest of the rewrite as it would have been.
     """
     started = time.perf_counter()
     try:
@@ -164,15 +173,57 @@ def rewrite_body(
         key = "headroom-" + content_key(session_key(adapter.name, cache_key_session, document))[:24]
         replacements.append(AddMember((), "prompt_cache_key", json.dumps(key)))
         report.prompt_cache_key = key
+    aligned = _align(alignment, adapter.name, document, report, replacements)
+    if aligned is not None:
+        replacements = _with_alignment(replacements, aligned, document)
     out = splice(text, replacements).encode("utf-8") if replacements else body
     # Remember decisions only once the body they went out in exists: a body that fails later
     # goes out as the original, and a remembered decision would then be replayed wrongly.
-    for key, decision in new_decisions:
+    for key, decision in new_decisions + (aligned.pending if aligned else []):
         memo.put(key, decision)
+    if aligned is not None and alignment is not None:
+        try:
+            alignment[0].observe(adapter.name, json.loads(out) if out is not body else document, alignment[1], aligned.report, aligned.thread)
+        except Exception as e:
+            report.errors.append(f"cache aligner: {type(e).__name__}: {e}")
+        report.cache = aligned.report.as_dict()
     report.ms = (time.perf_counter() - started) * 1000
     if exact_counts:
         count_tokens_for(report, memo)
     return out, report
+
+
+def _align(
+    alignment: tuple[CacheAligner, AlignRequest] | None, provider: str, document: dict, report: RewriteReport, edits: list[Edit]
+) -> Alignment | None:
+    """The aligner's edits for this body, or None (no aligner, or it failed: fail open)."""
+    if alignment is None:
+        return None
+    try:
+        deltas: dict = {}
+        for edit in edits:  # message blocks that compression shortened: breakpoints need real sizes
+            if isinstance(edit, Replacement) and len(edit.path) > 4 and edit.path[0] == "messages":
+                block = edit.path[:4]
+                deltas[block] = deltas.get(block, 0) + len(edit.text) - len(value_at(document, edit.path))
+        return alignment[0].align(provider, document, alignment[1], deltas)
+    except Exception as e:
+        report.errors.append(f"cache aligner: {type(e).__name__}: {e}")
+        return None
+
+
+def _with_alignment(replacements: list[Edit], aligned: Alignment, document: dict) -> list[Edit]:
+    """The edits with the aligner's added, its notes appended to strings (after any rewrite of
+    the same string, so a replayed rewrite and a replayed note give the same bytes)."""
+    out = list(replacements) + aligned.edits
+    index = {e.path: i for i, e in enumerate(out) if isinstance(e, Replacement)}
+    for path, note in aligned.suffixes:
+        if path in index:
+            current = out[index[path]]
+            out[index[path]] = Replacement(path, current.text + note)  # type: ignore[union-attr]
+        elif isinstance(value := value_at(document, path), str):
+            index[path] = len(out)
+            out.append(Replacement(path, value + note))
+    return out
 
 
 def _plan(

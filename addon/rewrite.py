@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mitmproxy import command, ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, hooks, http
 
+from addon.cache_aligner import TTL_MODES, AlignOptions, AlignRequest, CacheAligner, cache_summary
+from addon.cache_rules import load_cache_rules
 from addon.decision_memo import DecisionMemo
 from addon.home import headroom_home, store_dir
 from addon.providers import UnknownShape, adapter_for
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 # Requests that cannot carry the retrieve tool get lossless transforms only.
 WITHOUT_RETRIEVAL_MODE = "lossless"
 CREDENTIAL_HEADERS = ("x-api-key", "authorization", "x-goog-api-key", "api-key")
+MOVE_PROVIDERS = ("anthropic", "openai_chat", "openai_responses")
+SUBSCRIPTION_HOSTS = ("chatgpt.com",)  # ChatGPT-login Codex: not API-key traffic
 
 
 def _load_text_model() -> None:
@@ -49,6 +54,24 @@ def credential_of(request: http.Request) -> str | None:
         if value := request.headers.get(name):
             return value
     return request.query.get("key")
+
+
+def is_api_key_traffic(provider: str, request: http.Request) -> bool:
+    """Whether a request is billed to an API key (the cache aligner may edit it), rather than
+    a subscription or OAuth login whose prompts must pass as the client built them."""
+    if request.pretty_host in SUBSCRIPTION_HOSTS:
+        return False
+    if provider == "anthropic":
+        return bool(request.headers.get("x-api-key"))  # Claude Code's subscription login sends a Bearer token
+    if provider in ("openai_chat", "openai_responses"):
+        return bool(request.headers.get("api-key")) or request.headers.get("authorization", "").startswith("Bearer ")
+    return bool(request.headers.get("x-goog-api-key") or request.query.get("key"))
+
+
+def client_name(request: http.Request) -> str:
+    """The client program, from its User-Agent ("claude-cli/2.1.199 (…)" → "claude-cli")."""
+    agent = request.headers.get("user-agent", "").strip()
+    return agent.split("/", 1)[0].split(" ", 1)[0][:40] if agent else ""
 
 
 def is_signed_body(request: http.Request) -> bool:
@@ -74,6 +97,7 @@ class Rewrite:
         # Counting runs on its own thread so it never delays another request's compression.
         self.count_executor = ThreadPoolExecutor(1, thread_name_prefix="headroom-count")
         self.policy = Policy()
+        self.aligner: CacheAligner | None = None
         self._background: set[asyncio.Future] = set()
 
     def load(self, loader) -> None:
@@ -112,6 +136,28 @@ class Rewrite:
             "Add a stable prompt_cache_key per conversation to api.openai.com requests that have none "
             "(OpenAI routes requests with the same key to the same prompt cache).",
         )
+        loader.add_option(
+            "headroom_cache_move",
+            Sequence[str],
+            list(MOVE_PROVIDERS),
+            "Providers (anthropic, openai_chat, openai_responses) whose API-key requests keep the system prompt as "
+            "first sent in a conversation when only dynamic values in it changed (dates, times, ids, git status), "
+            "telling the model the new values at the end of the request, so the cached prefix survives. Empty: off.",
+        )
+        loader.add_option(
+            "headroom_cache_breakpoints",
+            bool,
+            True,
+            "Anthropic API-key requests without any cache_control get up to 4 breakpoints (static front, conversation tail).",
+        )
+        loader.add_option(
+            "headroom_cache_ttl",
+            str,
+            "auto",
+            "Anthropic cache TTL for API-key requests: auto (1h for threads whose turn gaps make it cheaper, "
+            "learnt from the ledger), 5m, 1h, or client (never change the client's).",
+        )
+        loader.add_option("headroom_cache_rules", str, "", "A cache rules table (addon/cache_rules.json format); empty: the bundled one.")
         loader.add_option(
             "headroom_store_ttl_s",
             int,
@@ -155,6 +201,8 @@ class Rewrite:
             if self.memo:
                 self.memo.close()
             self.memo = DecisionMemo(store_dir(Path(ctx.options.headroom_home).expanduser()) / "decisions")
+        if updated & {"headroom_home", "headroom_cache_move", "headroom_cache_breakpoints", "headroom_cache_ttl", "headroom_cache_rules"}:
+            self.aligner = self._make_aligner()
         if updated & {"headroom_home", "headroom_redis_url", "headroom_store_ttl_s", "headroom_store_max_mb"}:
             if self.originals:
                 self.originals.close()
@@ -164,6 +212,23 @@ class Rewrite:
                 ctx.options.headroom_store_ttl_s,
                 ctx.options.headroom_store_max_mb * 1024 * 1024,
             )
+
+    def _make_aligner(self) -> CacheAligner:
+        unknown = set(ctx.options.headroom_cache_move) - set(MOVE_PROVIDERS)
+        if unknown:
+            raise exceptions.OptionsError(f"headroom_cache_move: unknown provider(s) {sorted(unknown)}; known: {', '.join(MOVE_PROVIDERS)}")
+        if ctx.options.headroom_cache_ttl not in TTL_MODES:
+            raise exceptions.OptionsError(f"headroom_cache_ttl must be one of {', '.join(TTL_MODES)}")
+        try:
+            rules = load_cache_rules(ctx.options.headroom_cache_rules or None)
+        except (OSError, ValueError, KeyError) as e:
+            raise exceptions.OptionsError(f"headroom_cache_rules: {e}") from e
+        options = AlignOptions(frozenset(ctx.options.headroom_cache_move), ctx.options.headroom_cache_breakpoints, ctx.options.headroom_cache_ttl)
+        previous = self.aligner
+        aligner = CacheAligner(self.memo, options, rules)
+        if previous is not None:
+            aligner.inherit(previous)
+        return aligner
 
     def compress_segment(self, text: str, context: Context) -> Result:
         """The compressor the rewriter calls, with the user's settings."""
@@ -209,7 +274,9 @@ class Rewrite:
             return
         if not body:
             return
-        new_body = await self._rewrite(flow, adapter, body, self._retrieval_path(flow, adapter.name), self._cache_key_session(flow, adapter.name))
+        new_body = await self._rewrite(
+            flow, adapter, body, self._retrieval_path(flow, adapter.name), self._cache_key_session(flow, adapter.name), self._alignment(flow, adapter.name)
+        )
         if new_body is not None:
             flow.metadata["headroom_original"] = body  # the "before" of the Headroom view (addon/flow_view.py)
             request.content = new_body  # re-encodes Content-Encoding, fixes Content-Length
@@ -235,7 +302,7 @@ class Rewrite:
         if len(message.content) > ctx.options.headroom_max_body_mb * 1024 * 1024:
             self.counters["too_large"] += 1
             return
-        new_content = await self._rewrite(flow, adapter, message.content)
+        new_content = await self._rewrite(flow, adapter, message.content, alignment=self._alignment(flow, adapter.name))
         if new_content is not None:
             message.content = new_content
 
@@ -260,6 +327,13 @@ class Rewrite:
             return None
         return {name: value for name in SESSION_HEADERS if (value := flow.request.headers.get(name))}
 
+    def _alignment(self, flow: http.HTTPFlow, provider: str) -> tuple[CacheAligner, AlignRequest] | None:
+        """The cache aligner and this request's facts for it."""
+        if self.aligner is None:
+            return None
+        headers = {name: value for name in SESSION_HEADERS if (value := flow.request.headers.get(name))}
+        return self.aligner, AlignRequest(headers, is_api_key_traffic(provider, flow.request), time.time(), client_name(flow.request))
+
     def _retrieval_path(self, flow: http.HTTPFlow, provider: str) -> RetrievalPath | None:
         """How the model can get originals back for this flow, when the proxy can answer."""
         if self.originals is None or not supported(provider):
@@ -272,14 +346,20 @@ class Rewrite:
         return RetrievalPath(self.originals, owner, provider, streaming=streaming, session_headers=headers)
 
     async def _rewrite(
-        self, flow: http.HTTPFlow, adapter, body: bytes, retrieval: RetrievalPath | None = None, cache_key: dict[str, str] | None = None
+        self,
+        flow: http.HTTPFlow,
+        adapter,
+        body: bytes,
+        retrieval: RetrievalPath | None = None,
+        cache_key: dict[str, str] | None = None,
+        alignment: tuple[CacheAligner, AlignRequest] | None = None,
     ) -> bytes | None:
         """The rewritten body, or None to forward the original (unchanged, or any failure)."""
         # Tests swap compress_fn; the real one falls back to lossless where there is no way back.
         lossless_fn = self.compress_lossless if self.compress_fn == self.compress_segment else None
         try:
             new_body, report = await asyncio.get_running_loop().run_in_executor(
-                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn, False, retrieval, lossless_fn, cache_key
+                self.executor, rewrite_body, body, adapter, self.memo, self.policy, self.compress_fn, False, retrieval, lossless_fn, cache_key, alignment
             )
         except (NotJson, UnknownShape) as e:
             self.counters["not_json" if isinstance(e, NotJson) else "unknown_shape"] += 1
@@ -314,11 +394,12 @@ class Rewrite:
             log.warning("headroom: token counting failed (%s: %s)", type(e).__name__, e)
             return
         self._describe(flow, report)
+        ctx.master.addons.trigger(hooks.UpdateHook([flow]))  # mitmweb redraws the comment; the ledger takes the counts
 
     @staticmethod
     def _describe(flow: http.HTTPFlow, report: RewriteReport) -> None:
         flow.metadata["headroom"] = report.as_dict()
-        if report.rewritten:
+        if report.rewritten or cache_summary(report.cache):
             flow.comment = report.summary()
 
     @command.command("headroom.counters")

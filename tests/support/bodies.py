@@ -58,3 +58,23 @@ def growing_anthropic_conversation(turns: int) -> list[list[dict]]:
         messages.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{t:02d}", "content": output}]})
         requests.append(json.loads(json.dumps(messages)))
     return requests
+
+
+# The breakpoints Headroom places (addon/cache_breakpoints.py): instructions, not prompt text,
+# so the tail one moves from turn to turn like a client's own; byte checks leave them out.
+PLACED_BREAKPOINTS = (b',"cache_control":{"type":"ephemeral"}', b',"cache_control":{"type":"ephemeral","ttl":"1h"}')
+
+
+def without_placed_breakpoints(raw: bytes) -> bytes:
+    for literal in PLACED_BREAKPOINTS:
+        raw = raw.replace(literal, b"")
+    return raw
+
+
+def without_cache_control(value):
+    """A parsed body without any cache_control member."""
+    if isinstance(value, dict):
+        return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [without_cache_control(v) for v in value]
+    return value

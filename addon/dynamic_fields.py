@@ -1,0 +1,134 @@
+"""Content that changes from one request to the next inside a prompt's cacheable front.
+
+A prompt cache is a byte-exact prefix match: a clock in the system prompt makes every request a
+cache miss from that byte on. Two tools find such content:
+
+- `scan(text)`: what looks dynamic by its shape (dates, times, timestamps, UUIDs, request and
+  session ids, git status lines), for reporting even on a conversation's first request;
+- `changes(old, new)`: what did change between two versions of the same text, line by line,
+  each change classified by the same shapes, or as a git status or directory listing snapshot,
+  or as `None` (a real edit, which no aligner may hide).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?"
+# Most specific first: a datetime is not also reported as a date and a time.
+PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("uuid", re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")),
+    ("datetime", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}|\s?UTC)?")),
+    ("datetime", re.compile(rf"\b(?:{_DAY}\s+)?{_MONTH}\s+\d{{1,2}}\s+\d{{1,2}}:\d{{2}}:\d{{2}}(?:\s+[A-Z]{{3,4}})?\s+\d{{4}}\b")),
+    ("date", re.compile(r"\b\d{4}[-/.]\d{2}[-/.]\d{2}\b")),
+    ("date", re.compile(rf"\b(?:{_DAY}\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b")),
+    ("date", re.compile(rf"\b(?:{_DAY}\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}\b")),
+    ("time", re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b|\b\d{1,2}:\d{2}\s?(?:[AaPp]\.?[Mm]\.?)(?![a-z])")),
+    ("timestamp", re.compile(r"\b1[5-9]\d{8}(?:\d{3})?(?:\.\d+)?\b")),
+    ("request_id", re.compile(r"\b(?:req|msg|sess|session|run|trace|span|chatcmpl|resp|conv|call|toolu)[_-][A-Za-z0-9]{8,}\b")),
+    ("hex_id", re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{16,}\b")),
+)
+_GIT_LINE = re.compile(
+    r"^\s*(?:(?:[MADRCU?! ]{2}|modified:|new file:|deleted:|renamed:)\s+\S|(?:On branch|Current branch|Your branch|HEAD detached|"
+    r"Changes (?:not )?(?:staged|to be committed)|Untracked files|nothing to commit|Status:|Recent commits:|[0-9a-f]{7,40}\s)\S*)"
+)
+# A line of a directory listing: one path (with a slash, or a file name with an extension).
+_PATH_LINE = re.compile(r"^\s*(?:[-*•]\s+|[│├└─\s]+)?(?:[\w.@~+-]*(?:/[\w.@~+-]*)+/?|[\w@~+-][\w.@~+-]*\.[A-Za-z0-9]{1,6})\s*$")
+MAX_NOTE_LINES = 40  # a snapshot larger than this is not worth moving (nor a note to read)
+
+
+@dataclass(frozen=True)
+class DynamicField:
+    """One dynamic-looking value: its kind and where it sits in the text."""
+
+    kind: str
+    start: int
+    end: int
+    value: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed run of lines between two versions of a text."""
+
+    kind: str | None  # how the change is explained, or None: a real edit
+    old_lines: tuple[str, ...]
+    new_lines: tuple[str, ...]
+    new_start: int  # character offset of the run in the new text
+
+
+def scan(text: str) -> list[DynamicField]:
+    """Dynamic-looking values in text, in order, none overlapping (the most specific wins)."""
+    found: list[DynamicField] = []
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in PATTERNS:
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if any(start < e and s < end for s, e in taken):
+                continue
+            taken.append((start, end))
+            found.append(DynamicField(kind, start, end, match.group()))
+    return sorted(found, key=lambda f: f.start)
+
+
+def normalise(text: str) -> str:
+    """The text with each dynamic-looking value replaced by its kind: equal for two versions
+    of a text that differ only in such values."""
+    out, cursor = [], 0
+    for field in scan(text):
+        out.append(text[cursor : field.start])
+        out.append(f"\u27e8{field.kind}\u27e9")
+        cursor = field.end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def changes(old: str, new: str) -> list[Change]:
+    """The runs of lines that differ between two versions of a text, each classified."""
+    if old == new:
+        return []
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    offsets = [0]
+    for line in new_lines:
+        offsets.append(offsets[-1] + len(line))
+    out = []
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        was, now = tuple(old_lines[i1:i2]), tuple(new_lines[j1:j2])
+        out.append(Change(_classify(was, now), was, now, offsets[j1]))
+    return out
+
+
+def _classify(was: tuple[str, ...], now: tuple[str, ...]) -> str | None:
+    if len(was) > MAX_NOTE_LINES or len(now) > MAX_NOTE_LINES:
+        return None
+    if was and now and len(was) == len(now) and all(normalise(a) == normalise(b) for a, b in zip(was, now)):
+        kinds = [f.kind for line in now for f in scan(line)]
+        return kinds[0] if kinds else None
+    lines = [line for line in was + now if line.strip()]
+    if lines and all(_GIT_LINE.match(line) for line in lines):
+        return "git_status"
+    if lines and all(_PATH_LINE.match(line) for line in lines):
+        return "listing"
+    return None
+
+
+def explained(found: list[Change]) -> bool:
+    """Whether every change is a dynamic value or snapshot, so the text is the same prompt."""
+    return bool(found) and all(change.kind is not None for change in found)
+
+
+def skeleton(text: str) -> str:
+    """What stays of a text when its dynamic values and snapshot lines (git status, listings)
+    are taken out: two versions of one system prompt share it."""
+    kept = []
+    for line in normalise(text).splitlines():
+        if line.strip() and (_GIT_LINE.match(line) or _PATH_LINE.match(line)):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
