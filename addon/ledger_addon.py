@@ -94,7 +94,7 @@ class PendingWs:
     """A Responses request sent over a WebSocket, waiting for the message that ends it."""
 
     facts: FlowFacts
-    report: dict | None  # the rewrite report of its message, as it was when the message went out
+    report: dict | None  # the rewrite report of its message; replaced by its counted version when that appears
     sent: float  # the message's timestamp
 
 
@@ -109,6 +109,7 @@ class Ledger:
         self._background: set[asyncio.Task] = set()
         self._ws_pending: dict[str, deque[PendingWs]] = {}  # per WebSocket flow, oldest first
         self._ws_reports: dict[str, dict] = {}  # per WebSocket flow: the report its last request went out with
+        self._ws_uncounted: dict[str, list[PendingWs]] = {}  # per WebSocket flow: requests whose counts are to come
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -147,6 +148,11 @@ class Ledger:
         meta = flow.metadata.get("headroom")
         if flow.metadata.get("headroom_streamed_retrieval") and isinstance(meta, dict):
             return meta.get("provider")  # routed to the loopback responder: the path is no longer the API's
+        return self.api_of(flow)
+
+    @staticmethod
+    def api_of(flow: http.HTTPFlow) -> str | None:
+        """The API a flow's host and path belong to (HTTP or WebSocket), or None."""
         host_filter = ctx.master.addons.get("hostfilter")
         if host_filter and not host_filter.wants(flow.request.pretty_host, flow.request.port):
             return None
@@ -206,33 +212,49 @@ class Ledger:
             message = flow.websocket.messages[-1]
             if not message.is_text or (not message.from_client and flow.id not in self._ws_pending):
                 return  # most server messages are deltas of a response nobody is waiting for here
-            if self.websocket_provider(flow) != "openai_responses":
+            if self.api_of(flow) != "openai_responses":
                 return
-            if message.from_client:
-                if b'"response.create"' in message.content[:4096]:
-                    self._ws_request(flow, message.content, message.timestamp)
-            elif flow.id in self._ws_pending:
+            if not message.from_client:
                 self._ws_server_message(flow, message.content, message.timestamp)
+            elif b'"response.create"' in message.content[:4096]:
+                self._ws_request(flow, message.content, message.timestamp)
         except Exception as e:
             self._failed("websocket", e)
+
+    def update(self, flows) -> None:
+        """Flows changed. addon/rewrite.py announces a report's exact counts this way: take them
+        for the WebSocket request they belong to before a later message's report replaces them."""
+        if self._ws_uncounted:
+            for flow in flows:
+                self._take_counts(flow)
+
+    def _take_counts(self, flow: http.HTTPFlow) -> None:
+        current = flow.metadata.get("headroom")
+        if not isinstance(current, dict) or not counted(current):
+            return
+        for pending in self._ws_uncounted.get(flow.id) or ():
+            if pending.report is not None and same_report(current, pending.report):
+                pending.report = current
+                self._forget(flow.id, pending)
+                return
+
+    def _forget(self, flow_id: str, pending: PendingWs) -> None:
+        waiting = self._ws_uncounted.get(flow_id) or []
+        if pending in waiting:
+            waiting.remove(pending)
+        if not waiting:
+            self._ws_uncounted.pop(flow_id, None)
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         self._ws_reports.pop(flow.id, None)
         try:
+            why = flow.websocket.close_reason if flow.websocket and flow.websocket.close_reason else "closed"
             for pending in self._ws_pending.pop(flow.id, None) or ():
-                why = flow.websocket.close_reason if flow.websocket and flow.websocket.close_reason else "closed"
                 pending.facts.meta = {**pending.facts.meta, "error": f"websocket ended before the response did ({why})"}
                 self._submit(pending.facts, flow)
+                self._forget(flow.id, pending)
         except Exception as e:
             self._failed("websocket", e)
-
-    def websocket_provider(self, flow: http.HTTPFlow) -> str | None:
-        """The API of a WebSocket flow this addon records, or None."""
-        host_filter = ctx.master.addons.get("hostfilter")
-        if host_filter and not host_filter.wants(flow.request.pretty_host, flow.request.port):
-            return None
-        adapter = adapter_for(flow.request.path)
-        return adapter.name if adapter else None
 
     def _ws_request(self, flow: http.HTTPFlow, content: bytes, ts: float) -> None:
         # addon/rewrite.py (earlier in the chain) has already rewritten this message and put its
@@ -254,7 +276,10 @@ class Ledger:
             streamed=True,
             websocket=True,
         )
-        self._ws_pending.setdefault(flow.id, deque()).append(PendingWs(facts, report, ts))
+        pending = PendingWs(facts, report, ts)
+        self._ws_pending.setdefault(flow.id, deque()).append(pending)
+        if report is not None and not counted(report):
+            self._ws_uncounted.setdefault(flow.id, []).append(pending)
 
     def _ws_server_message(self, flow: http.HTTPFlow, content: bytes, ts: float) -> None:
         queue = self._ws_pending[flow.id]
@@ -271,9 +296,20 @@ class Ledger:
         facts.status = 101  # the handshake's: the messages have none of their own
         facts.response_body = content
         facts.latency_ms = (ts - pending.sent) * 1000
+        self._take_counts(flow)
+        facts.meta = dict(pending.report or {})
         if end == "error":
-            facts.meta = {**facts.meta, "error": f"websocket error event: {content[:300].decode('utf-8', 'replace')}"}
-        self._record(flow, facts, pending.report)
+            facts.meta["error"] = f"websocket error event: {content[:300].decode('utf-8', 'replace')}"
+
+        def report_now() -> dict:
+            self._take_counts(flow)  # also without the announcement: the flow may show them now
+            return pending.report or {}
+
+        task = self._record(flow, facts, report_now)
+        if task is None:
+            self._forget(flow.id, pending)
+        else:  # counts may still come after the connection ended: keep listening until the row is in
+            task.add_done_callback(lambda _: self._forget(flow.id, pending))
 
     def _facts(self, flow: http.HTTPFlow, provider: str) -> FlowFacts:
         request = flow.request
@@ -289,36 +325,35 @@ class Ledger:
             retrieval_rounds=int(flow.metadata.get("headroom_retrieval_rounds") or 0),
         )
 
-    def _record(self, flow: http.HTTPFlow, facts: FlowFacts, report: dict | None = None) -> None:
-        """Submit the row once the report's exact token counts are in. `report`: the one a
-        WebSocket request went out with (the flow's own report is that of its latest message)."""
+    def _record(self, flow: http.HTTPFlow, facts: FlowFacts, report_now: Callable[[], dict] | None = None) -> asyncio.Task | None:
+        """Submit the row once its report's exact token counts are in (or COUNT_WAIT_S passed);
+        the task that waits for them, if any. `report_now`: where the report is (default: the
+        flow's; a WebSocket request has its own)."""
         if counted(facts.meta):
             self._submit(facts, flow)
-            return
-        task = asyncio.ensure_future(self._record_when_counted(flow, facts, report))
+            return None
+        report_now = report_now or (lambda: flow.metadata.get("headroom") or {})
+        task = asyncio.ensure_future(self._record_when_counted(flow, facts, report_now))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
-    async def _record_when_counted(self, flow: http.HTTPFlow, facts: FlowFacts, report: dict | None) -> None:
+    async def _record_when_counted(self, flow: http.HTTPFlow, facts: FlowFacts, report_now: Callable[[], dict]) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + COUNT_WAIT_S
-        while not counted(meta := self._report_now(flow, report)) and loop.time() < deadline:
+        while not counted(report_now()) and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        facts.meta = {**meta, **({"error": facts.meta["error"]} if "error" in facts.meta else {})}
+        facts.meta = {**report_now(), **({"error": facts.meta["error"]} if "error" in facts.meta else {})}
         self._submit(facts, flow)
-
-    @staticmethod
-    def _report_now(flow: http.HTTPFlow, report: dict | None) -> dict:
-        current = flow.metadata.get("headroom") or {}
-        if report is None or (isinstance(current, dict) and same_report(current, report)):
-            return current
-        return report  # the flow has moved on to a later message: its counts are not ours
 
     def _submit(self, facts: FlowFacts, flow: http.HTTPFlow | None = None) -> None:
         if self.writer is None:
             return
         table = self.table
-        loop = asyncio.get_running_loop() if flow is not None else None
+        try:  # hooks run on mitmproxy's loop; the line needs it to come back on
+            loop = asyncio.get_running_loop() if flow is not None else None
+        except RuntimeError:
+            loop = None
 
         def make_row() -> LedgerRow:  # on the writer thread
             row = build_row(facts, table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -77,8 +78,8 @@ def test_http_rows_put_their_ledger_line_on_the_flow(home: Path) -> None:
     assert summary.startswith(f"headroom: {count_tokens(LOG):,} → ") and line == ledger_line(first)
     assert compressed.metadata["headroom_ledger"] == line and line.startswith("ledger: in 300 · cache read 1,000 · out 20 · $")
     assert "saved $" in line and line.endswith(f"({first.pricing})")
-    # a request that was not rewritten keeps its comment; the line is still on the flow
-    assert plain.comment == "" and plain.metadata["headroom_ledger"] == ledger_line(second)
+    # a request that was not rewritten keeps its comment as it was; the line is still on the flow
+    assert "ledger:" not in plain.comment and plain.metadata["headroom_ledger"] == ledger_line(second)
 
 
 def ws_message(from_client: bool, document: dict | str, ts: float) -> WebSocketMessage:
@@ -134,6 +135,37 @@ def test_responses_over_a_websocket_get_one_row_per_request(home: Path) -> None:
     # one line per request, in the order their rows were built (the first waited for its counts)
     assert sorted(flow.metadata["headroom_ledger"].split("\n")) == sorted(ledger_line(r) for r in (first, broken, unanswered))
     assert "ledger:" not in flow.comment  # a connection carries many requests: their lines live in the metadata
+
+
+def test_counts_that_arrive_after_the_next_message_still_reach_their_row(home: Path) -> None:
+    """A fast answer and a fast client: request 2 goes out before request 1's tokens are counted.
+    Request 1's counted report is on the flow only until request 2's replaces it (the same
+    counting thread, right after); rewrite.py announces it, and the ledger takes it then."""
+    items = [{"type": "function_call", "call_id": "c1", "name": "shell", "arguments": "{}"}, {"type": "function_call_output", "call_id": "c1", "output": LOG}]
+    usage = {"input_tokens": 1000, "output_tokens": 50}
+
+    async def scenario() -> None:
+        async with proxy(home) as (rewrite, ledger):
+            flow = tflow.tflow(req=http.Request.make("GET", "https://api.openai.com/v1/responses", b""), resp=True, ws=True)
+            flow.websocket.messages = []
+
+            async def arrive(message: WebSocketMessage) -> None:
+                flow.websocket.messages.append(message)
+                await rewrite.websocket_message(flow)
+                ledger.websocket_message(flow)
+
+            release = threading.Event()
+            rewrite.count_executor.submit(release.wait, 10)  # counting waits until both requests went out
+            later = items + [{"role": "user", "content": [{"type": "input_text", "text": "and now?"}]}]
+            for n, body in enumerate((items, later)):
+                await arrive(ws_message(True, {"type": "response.create", "model": "gpt-5", "input": body}, 100.0 + n))
+                await arrive(ws_message(False, completed("gpt-5", usage), 100.5 + n))
+            assert not rows(home) and flow.metadata["headroom"]["rewritten"][0]["memo"]  # request 2's report, uncounted
+            release.set()
+
+    asyncio.run(scenario())
+    first, second = rows(home)
+    assert first.tokens_before == second.tokens_before == count_tokens(LOG) and not first.segments[0].replayed and second.segments[0].replayed
 
 
 def test_ends_of_websocket_requests():
