@@ -94,7 +94,9 @@ def prefix_break(previous: list[PromptUnit], current: list[PromptUnit]) -> Prefi
     tokens = 0
     for old, new in zip(previous, current):
         if old.digest != new.digest:
-            return PrefixBreak(new.label, tokens, total_tokens(previous), old.text, new.text)
+            # where inside the unit the bytes part (when its old text was kept)
+            within = len(_common_prefix(old.text, new.text)) // CHARS_PER_TOKEN if old.text else 0
+            return PrefixBreak(new.label, tokens + within, total_tokens(previous), old.text, new.text)
         tokens += old.tokens
     if len(current) < len(previous):  # the conversation was cut (compaction, a new branch)
         cut = previous[len(current)]
@@ -104,3 +106,13 @@ def prefix_break(previous: list[PromptUnit], current: list[PromptUnit]) -> Prefi
 
 def total_tokens(units: list[PromptUnit]) -> int:
     return sum(u.tokens for u in units)
+
+
+def _common_prefix(a: str, b: str) -> str:
+    limit, n, step = min(len(a), len(b)), 0, 4096
+    while n < limit and a[n : n + step] == b[n : n + step]:
+        n += step
+    n = min(n, limit)
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return a[:n]
