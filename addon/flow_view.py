@@ -2,7 +2,8 @@
 
 For a request Headroom rewrote, mitmweb (and mitmproxy's console) pick this view by default: it
 lists each rewritten segment with its kind and exact token counts, then the text the model got
-and the original. The original body is kept for rewritten requests only, in
+and the original, then a unified diff of whatever else changed in the body (the retrieve tool,
+cache settings, a moved system prompt value). The original body is kept for rewritten requests only, in
 `flow.metadata["headroom_original"]` (addon/rewrite.py); the segments are found again by parsing
 that body with the provider's adapter and reading the same JSON paths in the forwarded body.
 The flow's ledger line (addon/ledger_addon.py) heads the view. Other flows are not claimed.
@@ -10,6 +11,7 @@ The flow's ledger line (addon/ledger_addon.py) heads the view. Other flows are n
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,15 +48,26 @@ def value_at(document: Any, path: Path) -> Any:
     return document
 
 
-def changed_segments(path: str, original: bytes, forwarded: bytes, report: dict) -> list[SegmentChange] | None:
-    """The segments the rewrite changed, paired in order with the report's entries; None when
-    either body does not parse (the view then leaves the message to mitmproxy's own views)."""
+@dataclass(frozen=True)
+class BeforeAfter:
+    """What a rewrite changed in one body."""
+
+    segments: list[SegmentChange]
+    other: list[str]  # a unified diff (pretty-printed JSON) of every other change
+
+
+def compare(path: str, original: bytes, forwarded: bytes, report: dict) -> BeforeAfter | None:
+    """The segments the rewrite changed, paired in order with the report's entries, and the rest
+    of the change; None when either body does not parse (the view then leaves the message to
+    mitmproxy's own views)."""
     adapter = adapter_for(path)
     if adapter is None:
         return None
     try:
-        segments = adapter.parse(json.loads(original)).segments
+        before_doc = json.loads(original)
+        segments = adapter.parse(before_doc).segments
         after_doc = json.loads(forwarded)
+        rest = json.loads(forwarded)  # the forwarded body with the segments put back
     except ValueError:  # not JSON, not UTF-8, or a shape the adapter does not know
         return None
     changes = []
@@ -62,10 +75,14 @@ def changed_segments(path: str, original: bytes, forwarded: bytes, report: dict)
         after = value_at(after_doc, segment.path)
         if isinstance(after, str) and after != segment.text:
             changes.append((segment.path, segment.text, after))
+            parent = value_at(rest, segment.path[:-1])
+            parent[segment.path[-1]] = segment.text
     entries = [e for e in report.get("rewritten") or [] if isinstance(e, dict)]
     # The report lists rewritten segments in body order, as parsing finds them.
     paired = len(entries) == len(changes)
-    return [SegmentChange(p, b, a, entries[i] if paired else None) for i, (p, b, a) in enumerate(changes)]
+    pretty = lambda doc: json.dumps(doc, indent=1, ensure_ascii=False).splitlines()  # noqa: E731
+    other = list(difflib.unified_diff(pretty(before_doc), pretty(rest), "original", "forwarded", n=2, lineterm=""))
+    return BeforeAfter([SegmentChange(p, b, a, entries[i] if paired else None) for i, (p, b, a) in enumerate(changes)], other)
 
 
 def _tokens(before: Any, after: Any) -> str:
@@ -121,8 +138,9 @@ def _head(flow: http.HTTPFlow) -> Iterator[TViewLine]:
             yield [("header", "ledger:   "), ("text", line.removeprefix("ledger: "))]
 
 
-def _before_after(flow: http.HTTPFlow, changes: list[SegmentChange]) -> Iterator[TViewLine]:
+def _before_after(flow: http.HTTPFlow, diff: BeforeAfter) -> Iterator[TViewLine]:
     yield from _head(flow)
+    changes = diff.segments
     for n, change in enumerate(changes, 1):
         yield []
         yield [("highlight", _segment_title(n, len(changes), change))]
@@ -130,6 +148,11 @@ def _before_after(flow: http.HTTPFlow, changes: list[SegmentChange]) -> Iterator
         yield from _text(change.after)
         yield [("header", f"── before: the original ({len(change.before):,} chars) ──")]
         yield from _text(change.before)
+    if diff.other:
+        yield []
+        yield [("highlight", "other changes to the body (JSON, segments above left out)")]
+        for line in diff.other:
+            yield [("offset" if line.startswith("@@") else "text", line)]
 
 
 def _rewritten_request(data: bytes, flow: Any, http_message: Any) -> bool:
@@ -149,10 +172,10 @@ class HeadroomView(contentviews.View):
 
     def __call__(self, data: bytes, *, flow=None, http_message=None, **unknown_metadata) -> TViewResult | None:
         if _rewritten_request(data, flow, http_message):
-            changes = changed_segments(flow.request.path, flow.metadata[ORIGINAL_KEY], data, flow.metadata.get("headroom") or {})
-            if changes is not None:
-                report = flow.metadata.get("headroom") or {}
-                return f"Headroom: {report_line(report)}", _before_after(flow, changes)
+            report = flow.metadata.get("headroom") or {}
+            diff = compare(flow.request.path, flow.metadata[ORIGINAL_KEY], data, report)
+            if diff is not None:
+                return f"Headroom: {report_line(report)}", _before_after(flow, diff)
         if isinstance(flow, http.HTTPFlow) and (LEDGER_KEY in flow.metadata or "headroom" in flow.metadata):
             # Picked by hand for another message of an LLM flow: what Headroom knows, then the body.
             body = data.decode("utf-8", "replace")

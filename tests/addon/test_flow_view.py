@@ -11,7 +11,7 @@ from pathlib import Path
 from mitmproxy import contentviews, http
 from mitmproxy.test import taddons, tflow
 
-from addon.flow_view import FlowView, HeadroomView, changed_segments, report_line, value_at
+from addon.flow_view import FlowView, HeadroomView, compare, report_line, value_at
 from addon.host_filter import HostFilter
 from addon.rewrite import Rewrite
 from compressors import compress
@@ -89,7 +89,7 @@ def test_a_rewritten_request_opens_in_the_view_with_before_and_after(tmp_path):
     sent = json.loads(flow.request.content)["messages"][2]["content"][0]["content"]
     assert sent == FOLDED
     assert between(lines, "── after", "── before") == FOLDED.splitlines()
-    assert between(lines, "── before", None) == LOG.splitlines()
+    assert between(lines, "── before", None) == LOG.splitlines()  # and nothing else changed
 
 
 def test_other_messages_and_flows_are_left_to_mitmproxy(tmp_path):
@@ -126,13 +126,18 @@ def test_segments_are_found_again_by_path():
     forwarded["input"][0]["output"][0]["text"] = "A…"
     forwarded["tools"] = [{"type": "function", "name": "headroom_retrieve"}]
     report = {"rewritten": [{"kind": "text", "source": "tool_output", "tool_name": None, "tokens_before": 40, "tokens_after": 2, "memo": False}]}
-    [change] = changed_segments("/v1/responses", json.dumps(original).encode(), json.dumps(forwarded).encode(), report)
+    diff = compare("/v1/responses", json.dumps(original).encode(), json.dumps(forwarded).encode(), report)
+    [change] = diff.segments
     assert (change.path, change.before, change.after, change.entry) == (("input", 0, "output", 0, "text"), "A" * 300, "A…", report["rewritten"][0])
+    # everything else that changed, as a diff of the JSON: the added tool, not the segment again
+    added = [line for line in diff.other if line.startswith("+") and not line.startswith("+++")]
+    assert diff.other[:2] == ["--- original", "+++ forwarded"] and any('"headroom_retrieve"' in line for line in added)
+    assert not any("A…" in line for line in diff.other)
     # a report that does not match the changes: the texts are still shown, without figures
-    [unpaired] = changed_segments("/v1/responses", json.dumps(original).encode(), json.dumps(forwarded).encode(), {"rewritten": []})
+    [unpaired] = compare("/v1/responses", json.dumps(original).encode(), json.dumps(forwarded).encode(), {"rewritten": []}).segments
     assert unpaired.entry is None and unpaired.after == "A…"
-    assert changed_segments("/v1/responses", b"not json", b"{}", report) is None
-    assert changed_segments("/v1/other", b"{}", b"{}", report) is None
+    assert compare("/v1/responses", b"not json", b"{}", report) is None
+    assert compare("/v1/other", b"{}", b"{}", report) is None
     assert value_at(original, ("input", 5, "output")) is None and value_at(original, ("input", 0, "call_id")) == "c"
 
 

@@ -91,8 +91,9 @@ def test_a_rewritten_flow_shows_before_after_and_its_ledger_line(tmp_path, upstr
         assert view["description"].startswith(f"Headroom: {count_tokens(log):,} → ")
         text = ["".join(part[1] for part in line) for line in view["lines"]]
         assert text[1] == "ledger:   " + line.removeprefix("ledger: ")
-        assert text.index("── before: the original ({:,} chars) ──".format(len(log))) > text.index(next(t for t in text if t.startswith("── after")))
-        assert text[-len(log.splitlines()) :] == log.splitlines()
+        before = text.index("── before: the original ({:,} chars) ──".format(len(log)))
+        assert before > text.index(next(t for t in text if t.startswith("── after")))
+        assert text[before + 1 : before + 1 + len(log.splitlines())] == log.splitlines()
         assert web.api(f"/flows/{compressed['id']}/response/content/auto.json").json()["description"] == "JSON"
         assert web.api(f"/flows/{plain['id']}/request/content/auto.json").json()["description"] == "JSON"
     finally:
