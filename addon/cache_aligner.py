@@ -71,6 +71,7 @@ class CacheReport:
     """What the aligner saw and did, for the flow, the mitmweb view and the ledger."""
 
     thread: str = ""
+    client: str = ""
     dynamic: list[dict] = field(default_factory=list)  # {kind, at, tokens}
     client_break: dict | None = None  # where the client's body stopped extending its previous one
     prefix_break: dict | None = None  # the same for what was forwarded (what the provider sees)
@@ -167,7 +168,7 @@ class CacheAligner:
         many characters compression takes off each message block (by block path)."""
         units = prompt_units(provider, body)
         key = self.thread_key(provider, body, request)
-        report = CacheReport(thread=key[:16])
+        report = CacheReport(thread=key[:16], client=request.client)
         report.dynamic = _dynamic_fields(units)
         with self._lock:
             thread = self._threads.pop(key, None) or _Thread()

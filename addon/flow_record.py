@@ -165,6 +165,10 @@ def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
         latency_ms=facts.latency_ms,
         ttfb_ms=facts.ttfb_ms,
     )
+    cache = meta.get("cache")
+    if isinstance(cache, dict) and cache:
+        row.cache = {k: v for k, v in cache.items() if k not in ("thread", "client")}
+        row.thread, row.client = cache.get("thread"), cache.get("client") or None
     if facts.follow_up:
         # Non-streamed follow-ups are always retrieval rounds, already summed into their
         # client's response; streamed ones are the loopback responder's rounds, billed here.

@@ -35,7 +35,7 @@ from addon.usage import Usage
 log = logging.getLogger(__name__)
 
 FILE_NAME = "ledger.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 QUEUE_LIMIT = 10_000  # rows waiting to be written; beyond this new rows are dropped (and counted)
 
 _COLUMNS = (
@@ -43,7 +43,10 @@ _COLUMNS = (
     "usage_known", "input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens",
     "tokens_before", "tokens_after", "segments", "retrieve_round", "retrieval_rounds", "errors", "error",
     "latency_ms", "ttfb_ms", "pricing", "cost_usd", "saved_usd",
+    "client", "thread", "cache_ttl", "prefix_break_tokens", "cache",
 )  # fmt: skip
+# Columns added after version 1, with their types (older files get them by ALTER TABLE).
+_ADDED = {"client": "TEXT", "thread": "TEXT", "cache_ttl": "TEXT", "prefix_break_tokens": "INTEGER", "cache": "TEXT"}
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
@@ -53,7 +56,8 @@ CREATE TABLE IF NOT EXISTS requests (
     cache_write_5m_tokens INTEGER, cache_write_1h_tokens INTEGER, output_tokens INTEGER,
     tokens_before INTEGER NOT NULL, tokens_after INTEGER NOT NULL, segments TEXT NOT NULL,
     retrieve_round INTEGER NOT NULL, retrieval_rounds INTEGER NOT NULL, errors INTEGER NOT NULL, error TEXT,
-    latency_ms REAL, ttfb_ms REAL, pricing TEXT, cost_usd REAL, saved_usd REAL
+    latency_ms REAL, ttfb_ms REAL, pricing TEXT, cost_usd REAL, saved_usd REAL,
+    client TEXT, thread TEXT, cache_ttl TEXT, prefix_break_tokens INTEGER, cache TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 PRAGMA user_version = {SCHEMA_VERSION};
@@ -97,6 +101,19 @@ class LedgerRow:
     pricing: str | None = None  # the pricing table's title, when money figures are known
     cost_usd: float | None = None  # what the provider billed for this row (None: unknown price or usage)
     saved_usd: float | None = None  # net of cache effects; negative for retrieval rounds
+    client: str | None = None  # the client program (User-Agent product)
+    thread: str | None = None  # the cache aligner's thread: one conversation, model, tool set, system prompt
+    cache: dict = field(default_factory=dict)  # the cache aligner's report (addon/cache_aligner.py)
+
+    @property
+    def cache_ttl(self) -> str | None:
+        return self.cache.get("ttl")
+
+    @property
+    def prefix_break_tokens(self) -> int | None:
+        """≈ tokens of the prompt that were still cached where the forwarded prompt broke its thread's prefix."""
+        brk = self.cache.get("prefix_break")
+        return brk.get("tokens") if isinstance(brk, dict) else None
 
     @property
     def tokens_before(self) -> int:
@@ -115,6 +132,7 @@ class LedgerRow:
             int(u is not None), *figures, self.tokens_before, self.tokens_after, segments,
             int(self.retrieve_round), self.retrieval_rounds, self.errors, self.error,
             self.latency_ms, self.ttfb_ms, self.pricing, self.cost_usd, self.saved_usd,
+            self.client, self.thread, self.cache_ttl, self.prefix_break_tokens, json.dumps(self.cache) if self.cache else None,
         )  # fmt: skip
 
     @classmethod
@@ -127,6 +145,7 @@ class LedgerRow:
             r["ts"], r["provider"], r["model"], r["session"], r["role"], bool(r["billed"]), bool(r["streamed"]), r["status"],
             usage, segments, bool(r["retrieve_round"]), r["retrieval_rounds"], r["errors"], r["error"],
             r["latency_ms"], r["ttfb_ms"], r["pricing"], r["cost_usd"], r["saved_usd"],
+            r["client"], r["thread"], json.loads(r["cache"]) if r["cache"] else {},
         )  # fmt: skip
 
 
@@ -148,7 +167,11 @@ def connect(path: Path) -> sqlite3.Connection:
         raise LedgerError(f"{path} was written by a newer Headroom (schema {version}); update Headroom or move the file away")
     db.execute("PRAGMA journal_mode = WAL")
     if version < SCHEMA_VERSION:
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA)  # a new file; an older one keeps its rows and gains the new columns
+        present = {r[1] for r in db.execute("PRAGMA table_info(requests)")}
+        for name, kind in _ADDED.items():
+            if name not in present:
+                db.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
     return db
 
 

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 WITHOUT_RETRIEVAL_MODE = "lossless"
 CREDENTIAL_HEADERS = ("x-api-key", "authorization", "x-goog-api-key", "api-key")
 MOVE_PROVIDERS = ("anthropic", "openai_chat", "openai_responses")
+LEDGER_HISTORY_S = 14 * 86400
 SUBSCRIPTION_HOSTS = ("chatgpt.com",)  # ChatGPT-login Codex: not API-key traffic
 
 
@@ -46,6 +47,19 @@ def _load_text_model() -> None:
         load_model()
     except Exception as e:  # no model: the statistical fallback serves plain text
         log.info("headroom: text model not loaded (%s: %s)", type(e).__name__, e)
+
+
+def _learn_turn_gaps(aligner: CacheAligner, home: Path) -> None:
+    """Give the aligner each client's turn gaps from the ledger (the last two weeks), so a new
+    session's TTL choice starts from its client's history."""
+    try:
+        from addon.ledger import ledger_path, read_rows
+        from addon.turn_gaps import client_turns
+
+        for client, turns in client_turns(read_rows(ledger_path(home), since=time.time() - LEDGER_HISTORY_S)).items():
+            aligner.add_client_gaps(client, turns.gaps)
+    except Exception as e:  # no history: TTL choices start from this run's gaps
+        log.info("headroom: turn gaps not read from the ledger (%s: %s)", type(e).__name__, e)
 
 
 def credential_of(request: http.Request) -> str | None:
@@ -246,6 +260,9 @@ class Rewrite:
         # request that needs them (the model takes seconds to load).
         self.count_executor.submit(count_tokens, "warm up")
         threading.Thread(target=_load_text_model, name="headroom-text-model", daemon=True).start()
+        if self.aligner is not None:
+            home = Path(ctx.options.headroom_home).expanduser()
+            threading.Thread(target=_learn_turn_gaps, args=(self.aligner, home), name="headroom-turn-gaps", daemon=True).start()
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if not ctx.options.headroom_enabled or flow.response is not None or flow.metadata.get("headroom_follow_up"):

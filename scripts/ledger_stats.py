@@ -23,9 +23,11 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
+from addon.cache_ttl import choose_ttl
 from addon.flow_record import price_row
 from addon.ledger import LedgerRow
 from addon.pricing import PricingTable, segment_saving
+from addon.turn_gaps import client_turns
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -117,6 +119,25 @@ class KindGroup:
 
 
 @dataclass
+class CacheGroup:
+    """One client's prompt-cache figures: what broke prefixes, what the aligner did, and the
+    TTL its turn gaps call for, with the reasoning."""
+
+    client: str
+    threads: int
+    requests: int
+    prefix_breaks: dict[str, int]
+    fronts_kept: int
+    breakpoints: int
+    raised_to_1h: int
+    ttl: str
+    ttl_reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
 class Report:
     pricing: str
     since: float | None
@@ -124,6 +145,7 @@ class Report:
     sessions: list[Group]
     models: list[Group]
     kinds: list[KindGroup]
+    cache: list[CacheGroup] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -133,11 +155,13 @@ class Report:
             "sessions": [g.as_dict() for g in self.sessions],
             "models": [g.as_dict() for g in self.models],
             "kinds": [k.as_dict() for k in self.kinds],
+            "cache": [c.as_dict() for c in self.cache],
         }
 
 
 def summarize(rows: Iterable[LedgerRow], table: PricingTable, since: float | None = None) -> Report:
     """Price every row with `table` and sum the figures per session, model and kind."""
+    rows = list(rows)
     total = Group("all")
     sessions: dict[str, Group] = {}
     models: dict[str, Group] = {}
@@ -163,7 +187,20 @@ def summarize(rows: Iterable[LedgerRow], table: PricingTable, since: float | Non
         sorted(sessions.values(), key=lambda g: g.last_ts, reverse=True),
         sorted(models.values(), key=lambda g: g.cost_usd, reverse=True),
         sorted(kinds.values(), key=lambda k: k.tokens_before - k.tokens_after, reverse=True),
+        cache_groups(rows),
     )
+
+
+def cache_groups(rows: list[LedgerRow]) -> list[CacheGroup]:
+    """Per client: prefix breaks by cause, the aligner's work, and the TTL choice it would make now."""
+    out = []
+    for turns in sorted(client_turns(rows).values(), key=lambda t: t.requests, reverse=True):
+        choice = choose_ttl(turns.gaps, turns.mean_cached, turns.mean_new)
+        out.append(
+            CacheGroup(turns.client, len(turns.threads), turns.requests, dict(sorted(turns.prefix_breaks.items())),
+                       turns.fronts_kept, turns.breakpoints, turns.raised, choice.ttl, choice.reason)
+        )  # fmt: skip
+    return out
 
 
 def _pct(value: float | None) -> str:
@@ -206,6 +243,14 @@ def render(report: Report, console: Console) -> None:
         share = f" (−{100 * saved / k.tokens_before:.0f}%)" if k.tokens_before else ""
         kinds.add_row(k.kind, str(k.segments), f"{k.tokens_before:,} → {k.tokens_after:,}", f"{saved:,}{share}", _usd(k.saved_usd))
     console.print(kinds)
+    if report.cache:
+        cache = Table(title="Prompt cache per client (the cache aligner)", title_justify="left")
+        for name in ("client", "threads", "requests", "prefix breaks", "fronts kept", "breakpoints", "raised to 1h", "TTL", "why"):
+            cache.add_column(name, justify="left" if name in ("client", "prefix breaks", "why") else "right", no_wrap=name != "why")
+        for c in report.cache:
+            breaks = ", ".join(f"{n} {cause}" for cause, n in c.prefix_breaks.items()) or "none"
+            cache.add_row(c.client, str(c.threads), str(c.requests), breaks, str(c.fronts_kept), str(c.breakpoints), str(c.raised_to_1h), c.ttl, c.ttl_reason)
+        console.print(cache)
     console.print(
         "saved $ (net) = what the compressed tokens would have cost at each request's observed cache state "
         "(fresh: cache-write or input rate; replayed: cache-read rate when the request read from cache) "

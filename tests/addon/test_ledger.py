@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from addon.flow_record import FlowFacts, answers_retrieve, build_row, session_key
-from addon.ledger import LedgerError, LedgerRow, LedgerWriter, SegmentFigures, connect, ledger_path, read_rows
+from addon.ledger import SCHEMA_VERSION, LedgerError, LedgerRow, LedgerWriter, SegmentFigures, connect, ledger_path, read_rows
 from addon.ledger_addon import passthrough_stream
 from addon.pricing import load_pricing
 from addon.usage import Usage, UsageTap
@@ -37,7 +37,7 @@ def test_rows_round_trip_in_a_private_wal_file(tmp_path):
     path = ledger_path(home)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and stat.S_IMODE(os.stat(home).st_mode) == 0o700
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal" and db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal" and db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()
     first, second = read_rows(path)
     assert first == row(0) and first.tokens_before == 900 and first.tokens_after == 100
@@ -174,3 +174,32 @@ def test_the_stream_callable_passes_bytes_through():
     assert tap.close().input_tokens == 7
     upper = passthrough_stream(UsageTap("anthropic"), lambda data: [data.upper(), b"", b"!"])  # another addon's callable first
     assert upper(b"ab") == [b"AB", b"!"]
+
+
+def test_a_version_1_ledger_keeps_its_rows_and_gains_the_cache_columns(tmp_path):
+    import sqlite3
+
+    path = ledger_path(tmp_path)
+    old = sqlite3.connect(path)
+    old.executescript(
+        """CREATE TABLE requests (id INTEGER PRIMARY KEY, ts REAL NOT NULL, provider TEXT NOT NULL, model TEXT, session TEXT NOT NULL,
+        role TEXT NOT NULL, billed INTEGER NOT NULL, streamed INTEGER NOT NULL, status INTEGER, usage_known INTEGER NOT NULL,
+        input_tokens INTEGER, cache_read_tokens INTEGER, cache_write_5m_tokens INTEGER, cache_write_1h_tokens INTEGER, output_tokens INTEGER,
+        tokens_before INTEGER NOT NULL, tokens_after INTEGER NOT NULL, segments TEXT NOT NULL, retrieve_round INTEGER NOT NULL,
+        retrieval_rounds INTEGER NOT NULL, errors INTEGER NOT NULL, error TEXT, latency_ms REAL, ttfb_ms REAL, pricing TEXT,
+        cost_usd REAL, saved_usd REAL);
+        INSERT INTO requests (ts, provider, session, role, billed, streamed, usage_known, tokens_before, tokens_after, segments,
+        retrieve_round, retrieval_rounds, errors) VALUES (1.0, 'anthropic', 's', 'client', 1, 0, 0, 0, 0, '[]', 0, 0, 0);
+        PRAGMA user_version = 1;"""
+    )
+    old.close()
+    writer = LedgerWriter(path)
+    cache = {"ttl": "1h", "prefix_break": {"at": "system", "tokens": 12, "of": 900, "cause": "date"}}
+    writer.submit(lambda: LedgerRow(2.0, "anthropic", "claude-sonnet-4-5", "s", client="claude-cli", thread="t1", cache=cache))
+    assert writer.flush()
+    writer.close()
+    first, second = read_rows(path)
+    assert first.ts == 1.0 and first.cache == {} and first.client is None
+    assert (second.client, second.thread, second.cache) == ("claude-cli", "t1", cache)
+    db = connect(path)
+    assert db.execute("SELECT cache_ttl, prefix_break_tokens FROM requests WHERE ts = 2.0").fetchone()[:] == ("1h", 12)
