@@ -123,6 +123,7 @@ class _Thread:
     last_seen: float | None = None
     gaps: deque = field(default_factory=lambda: deque(maxlen=GAP_HISTORY))
     turns: deque = field(default_factory=lambda: deque(maxlen=GAP_HISTORY))  # (cached, new) ≈ tokens
+    ttl: str = TTL_5M  # the TTL this thread's breakpoints get now
 
 
 class CacheAligner:
@@ -147,6 +148,10 @@ class CacheAligner:
         """Gaps between turns seen for a client before (the ledger's history)."""
         with self._lock:
             self._client_gaps.setdefault(client, deque(maxlen=CLIENT_GAP_HISTORY)).extend(gaps)
+
+    def client_gaps(self) -> dict[str, list[float]]:
+        with self._lock:
+            return {client: list(gaps) for client, gaps in self._client_gaps.items()}
 
     def ttl_choice(self, thread: _Thread, client: str, units: list[PromptUnit]) -> TtlChoice:
         gaps = list(thread.gaps)
@@ -256,8 +261,18 @@ class CacheAligner:
     ) -> None:
         mode = self.options.ttl
         choice = self.ttl_choice(thread, client, units) if mode == "auto" else None
-        ttl = choice.ttl if choice else (mode if mode in (TTL_5M, TTL_1H) else TTL_5M)
-        report.ttl_reason = choice.reason if choice else f"fixed by headroom_cache_ttl={mode}"
+        if choice is None:
+            ttl = mode if mode in (TTL_5M, TTL_1H) else TTL_5M
+            report.ttl_reason = f"fixed by headroom_cache_ttl={mode}"
+        else:
+            # Go to 1 hour only while the cache is warm (the last gap was short): then only the new
+            # tokens are written at 2x. Right after a long gap the whole prefix is written again,
+            # and writing it at 2x is a bet on a future turn that may never come.
+            warm = not thread.gaps or thread.gaps[-1] <= 300
+            if choice.ttl == TTL_5M or warm:
+                thread.ttl = choice.ttl
+            ttl = thread.ttl
+            report.ttl_reason = choice.reason + ("" if ttl == choice.ttl else "; waiting for a warm cache to switch")
         placed = cache_breakpoints.Placement([])
         if self.options.breakpoints:
             placed = cache_breakpoints.place(body, ttl, self.rules.min_cacheable(body.get("model")), self.rules.max_breakpoints, deltas)

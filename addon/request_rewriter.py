@@ -37,6 +37,7 @@ MIN_SEGMENT_CHARS = 256
 SMALL = "small"  # the kind of a decision made without compressing: not worth remembering
 MIN_CACHEABLE_TOKENS = 1024  # the smallest prompt prefix providers cache
 CONVERSATION = "conversation"  # the memo's record that a conversation carries the retrieve tool
+STICKY_FROM_FIRST_TOKENS = 8_000  # an agent's first request this large carries the tool from the start
 
 
 class NotJson(ValueError):
@@ -158,8 +159,12 @@ def rewrite_body(
     # conversation's first request (when nothing is cached yet) and every request after, or its
     # arrival re-writes the whole cached prefix. Conversations are told apart as the ledger does.
     conversation = "conversation:" + session_key(adapter.name, retrieval.session_headers, document) if retrieval else ""
-    is_agent = bool(document.get("tools"))  # a plain chat gets the tool only with a marker
-    sticky = retrieval is not None and ((parsed.first_turn and is_agent) or memo.get(conversation) is not None)
+    # A large agent (Claude Code: ~20k tokens of tools and system prompt) gets the tool from its
+    # first request: its ~130 tokens are a small share of that prompt, while adding it later
+    # would re-write the whole prefix. A small one gets it at its first fold that pays for that
+    # re-write, so a conversation with nothing to fold never pays for the tool (bench_cost).
+    big_agent = bool(document.get("tools")) and estimate_tokens(text) >= STICKY_FROM_FIRST_TOKENS
+    sticky = retrieval is not None and ((parsed.first_turn and big_agent) or memo.get(conversation) is not None)
     report, replacements, new_decisions = _plan(adapter.name, document, parsed, memo, policy, compress_fn, retrieval, lossless_fn, sticky)
     if not sticky and report.new_markers and not report.replayed_markers and not _pays_for_cache_break(text, parsed, new_decisions):
         # A conversation cached without the tool (it began before Headroom ran): unless the

@@ -10,7 +10,17 @@ conversation as OpenAI chat (gpt-4.1 prices) and converted to Anthropic Messages
 - headroom:            each body through the proxy's real `rewrite_body`, with a decision memo and
                        store of originals in a temporary HEADROOM_HOME and a retrieval path, so lossy
                        compression applies (the proxy is restarted half-way: memo and store reopened);
-- headroom, lossless:  the same with no retrieval path (lossless transforms only).
+- headroom, lossless:  the same with no retrieval path (lossless transforms only);
+- headroom, aligned:   compression as `headroom`, plus the cache aligner as API-key traffic gets
+                       it (addon/cache_aligner.py): the system prompt kept as first sent when only
+                       its dynamic values changed (the new values told at the end), Anthropic
+                       breakpoints where the client placed none, the TTL chosen per thread from its
+                       turn gaps (after a restart the client's gaps come back, as the proxy reads
+                       them from the ledger).
+
+Conversations: the corpus ones, two generated agent loops with large tool outputs, and a generated
+one whose system prompt carries the current time and a git status that changes every few turns
+(a client that renders its environment into every request).
 
 Schedules: `20s` (every request 20 s after the previous one) and `pauses` (every 5th request
 waits 7 minutes, a sub-agent holding the main thread: the 5-minute cache expires).
@@ -25,13 +35,17 @@ import json
 import random
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from addon.cache_aligner import AlignOptions, AlignRequest, CacheAligner  # noqa: E402
 from addon.decision_memo import DecisionMemo  # noqa: E402
+from addon.rewrite import MOVE_PROVIDERS  # noqa: E402
 from addon.home import store_dir  # noqa: E402
 from addon.home import private_dir  # noqa: E402
 from addon.original_store import SALT_BYTES, open_store, owner_of  # noqa: E402
@@ -46,7 +60,7 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "conversations.jsonl"
 MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1"}
 PATHS = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions"}
 RETRIEVAL_PROVIDER = {"anthropic": "anthropic", "openai": "openai_chat"}
-ARMS = ("direct", "headroom", "headroom, lossless")
+ARMS = ("direct", "headroom", "headroom, lossless", "headroom, aligned")
 SCHEDULES = ("20s", "pauses")
 GAP_S = 20.0
 PAUSE_S = 7 * 60.0
@@ -58,6 +72,7 @@ class Conversation:
     id: str
     messages: list[dict]
     tools: list[dict] | None = None
+    system_at: Callable[[float, int], str] | None = None  # the system prompt the client renders at (time, request)
 
 
 @dataclass
@@ -129,6 +144,20 @@ def generated_conversation(turns: int = 12, seed: int = 0, quiet_turns: int = 0)
     return Conversation(label, messages, tools)
 
 
+def dynamic_system_conversation(turns: int = 16, seed: int = 1) -> Conversation:
+    """An agent loop whose client renders the time and a git status into its system prompt on
+    every request (the status changes every 4 requests), with a mid-sized tool output a turn."""
+    base = generated_conversation(turns, seed)
+    rules = "You are a coding agent. Use the tools to fix the failing test.\n" + "Rules: be brief, verify every change.\n" * 60
+
+    def system_at(now: float, k: int) -> str:
+        clock = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(1_764_000_000 + now))
+        status = "\n".join(f" M src/mod{i}.py" for i in range(1 + k // 4))
+        return f"{rules}<env>\nWorking directory: /repo\nCurrent time: {clock}\ngitStatus: Current branch: main\nStatus:\n{status}\n</env>"
+
+    return Conversation(f"gen:dynamic-system-{turns}-turns", base.messages, base.tools, system_at)
+
+
 def requests_of(conversation: Conversation) -> list[tuple[list[dict], dict]]:
     """(messages the client sends, the recorded reply) for every assistant turn."""
     return [(conversation.messages[:i], m) for i, m in enumerate(conversation.messages) if m.get("role") == "assistant" and i > 0]
@@ -197,10 +226,11 @@ def gaps(n: int, schedule: str) -> list[float]:
 class HeadroomArm:
     """The proxy's rewrite with its memo and store, kept across turns (and across a restart)."""
 
-    def __init__(self, home: Path, provider: str, lossless: bool) -> None:
+    def __init__(self, home: Path, provider: str, lossless: bool, aligned: bool = False) -> None:
         from addon.rewrite import Rewrite
 
-        self.home, self.provider, self.lossless = home, provider, lossless
+        self.home, self.provider, self.lossless, self.aligned = home, provider, lossless, aligned
+        self.aligner: CacheAligner | None = None
         self.rewrite = Rewrite()
         self.rewrite.count_executor.shutdown()
         self.adapter = adapter_for(PATHS[provider])
@@ -215,6 +245,12 @@ class HeadroomArm:
             salt.chmod(0o600)
         self.memo = DecisionMemo(store_dir(self.home) / "decisions")
         self.originals = open_store(self.home, None)
+        if self.aligned:
+            previous = self.aligner
+            self.aligner = CacheAligner(self.memo, AlignOptions(move=frozenset(MOVE_PROVIDERS)))
+            if previous is not None:  # the proxy reads its clients' turn gaps back from the ledger
+                for client, gaps in previous.client_gaps().items():
+                    self.aligner.add_client_gaps(client, gaps)
 
     def restart(self) -> None:
         self.close()
@@ -227,13 +263,15 @@ class HeadroomArm:
             self.originals.close()
         self.memo = self.originals = None
 
-    def forward(self, body: dict) -> tuple[dict, int]:
+    def forward(self, body: dict, now: float = 0.0) -> tuple[dict, int]:
         raw = json.dumps(body).encode("utf-8")
+        alignment = (self.aligner, AlignRequest({}, True, now, "bench-client")) if self.aligner is not None else None
         retrieval = None
         if not self.lossless:
             retrieval = RetrievalPath(self.originals, owner_of("bench-cost-key"), RETRIEVAL_PROVIDER[self.provider])
         out, report = rewrite_body(
-            raw, self.adapter, self.memo, Policy(), self.rewrite.compress_segment, True, retrieval, self.rewrite.compress_lossless
+            raw, self.adapter, self.memo, Policy(), self.rewrite.compress_segment, True, retrieval, self.rewrite.compress_lossless,
+            alignment=alignment,
         )
         return json.loads(out), len(report.rewritten)
 
@@ -248,16 +286,18 @@ def replay(conversation: Conversation, provider: str, schedule: str, arm: str, t
     requests = requests_of(conversation)
     build = anthropic_body if provider == "anthropic" else openai_body
     with tempfile.TemporaryDirectory(prefix="headroom-bench-cost-") as home:
-        headroom = HeadroomArm(Path(home), provider, arm.endswith("lossless")) if arm != "direct" else None
+        headroom = HeadroomArm(Path(home), provider, arm.endswith("lossless"), arm.endswith("aligned")) if arm != "direct" else None
         try:
             now, previous = 0.0, None
             for k, ((messages, reply), gap) in enumerate(zip(requests, gaps(len(requests), schedule))):
                 now += gap
+                if conversation.system_at is not None:
+                    messages = [{"role": "system", "content": conversation.system_at(now, k)}, *messages[1:]]
                 body = build(messages, conversation.tools)
                 if headroom is not None:
                     if restart and k == len(requests) // 2:
                         headroom.restart()
-                    body, compressed = headroom.forward(body)
+                    body, compressed = headroom.forward(body, now)
                     result.compressed_segments += compressed
                 units = units_for(provider, body)
                 if previous is not None and common_prefix_units(previous, units) < len(previous):
@@ -370,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     conversations = load_conversations(args.corpus, args.limit)
     if not args.no_generated:
-        conversations += [generated_conversation(), generated_conversation(16, quiet_turns=10)]
+        conversations += [generated_conversation(), generated_conversation(16, quiet_turns=10), dynamic_system_conversation()]
     ttl = TTL_1H if args.ttl == "1h" else TTL_5M
     results = run(conversations, ttl, not args.no_restart)
     summary = totals(results)

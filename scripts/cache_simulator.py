@@ -29,9 +29,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from addon.cache_rules import load_cache_rules
 from addon.pricing import Price, request_cost
 from addon.usage import Usage
 from compressors.tokens import count_tokens
@@ -43,17 +43,11 @@ LOOKBACK_BLOCKS = 20  # Anthropic checks earlier block boundaries up to ~20 bloc
 OPENAI_MIN_TOKENS = 1024
 OPENAI_BLOCK = 128
 MESSAGE_OVERHEAD = 3  # role and separators, per message
-# Minimum cacheable prefix per model (first match wins). Check against the providers' pages.
-MIN_CACHEABLE = (
-    ("claude-*haiku*", 2048),
-    ("claude-*", 1024),
-    ("*", OPENAI_MIN_TOKENS),
-)
 
 
 def min_cacheable(model: str) -> int:
-    name = model.lower()
-    return next(tokens for pattern, tokens in MIN_CACHEABLE if fnmatchcase(name, pattern))
+    """The model's minimum cacheable prefix, from the same table the proxy places breakpoints by."""
+    return load_cache_rules().min_cacheable(model)
 
 
 @dataclass(frozen=True)

@@ -377,15 +377,19 @@ def test_the_tool_enters_a_cached_conversation_only_when_the_fold_pays_for_it(tm
     assert report.lossless_to_keep_cache is not lossy_goes_out
 
 
-def test_an_agent_conversation_carries_the_tool_from_its_first_request(tmp_path: Path) -> None:
-    """Nothing is cached at the first request, so the tool goes in then and stays: no later
-    request re-writes the cached prefix to add it. A plain chat (no tools) is left alone."""
+def test_a_large_agent_conversation_carries_the_tool_from_its_first_request(tmp_path: Path) -> None:
+    """Nothing is cached at the first request, so a large agent gets the tool then and keeps
+    it: no later request re-writes the cached prefix to add it. A small agent and a plain chat
+    (no tools) get it only with a fold that pays for it."""
     from addon.original_store import open_store
-    from addon.request_rewriter import RetrievalPath
+    from addon.request_rewriter import STICKY_FROM_FIRST_TOKENS, RetrievalPath
 
     memo = DecisionMemo(tmp_path / "memo")
     retrieval = RetrievalPath(open_store(tmp_path, None), "owner", "anthropic")
-    tools = [{"name": "Bash", "input_schema": {"type": "object"}}]
+    small = [{"name": "Bash", "input_schema": {"type": "object"}}]
+    out, report = rewrite_body(json.dumps({"tools": small, "messages": [{"role": "user", "content": "hi"}]}).encode(), ANTHROPIC, memo, retrieval=retrieval)
+    assert "headroom_retrieve" not in out.decode() and report.retrieve_tool is None
+    tools = [{"name": "Bash", "description": "Runs a command. " * (STICKY_FROM_FIRST_TOKENS // 3), "input_schema": {"type": "object"}}]
     first = [{"role": "user", "content": "investigate the logs"}]
     out, report = rewrite_body(json.dumps({"tools": tools, "messages": first}).encode(), ANTHROPIC, memo, retrieval=retrieval)
     assert [t["name"] for t in json.loads(out)["tools"]] == ["Bash", "headroom_retrieve"] and report.retrieve_tool
