@@ -125,3 +125,18 @@ def test_breakpoints_and_a_one_hour_ttl_once_the_gaps_say_so(tmp_path):
         assert all(m.get("ttl", "5m") == cache["ttl"] for m in marks)
     assert ttls[:3] == ["5m"] * 3  # no evidence yet
     assert ttls[-1] == "1h" and "gaps > 5 min" in cache["ttl_reason"]
+
+
+def test_responses_instructions_are_kept_and_the_note_rides_on_the_function_output(tmp_path):
+    proxy = Proxy(tmp_path)
+    items: list[dict] = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]}]
+    sent = []
+    for turn in range(3):
+        body = {"model": "gpt-5", "instructions": system_at(turn * 3), "input": json.loads(json.dumps(items))}
+        forwarded, _ = proxy.send("/v1/responses", body, now=float(turn))
+        sent.append(forwarded)
+        items.append({"type": "function_call", "call_id": f"c{turn}", "name": "shell", "arguments": "{}"})
+        items.append({"type": "function_call_output", "call_id": f"c{turn}", "output": f"done {turn}"})
+    assert all(s["instructions"] == system_at(0) for s in sent)
+    assert sent[2]["input"][: len(sent[1]["input"])] == sent[1]["input"]
+    assert sent[2]["input"][-1]["output"].startswith("done 1\n\n" + NOTE_HEAD) and "Local time 11:06:07." in sent[2]["input"][-1]["output"]
