@@ -25,6 +25,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,8 @@ from addon.decision_memo import Decision, DecisionMemo, content_key
 from addon.dynamic_fields import changes, explained, scan, skeleton
 from addon.flow_record import session_key
 from addon.json_splice import Append, Edit, Path, Replacement
-from addon.prompt_units import PrefixBreak, PromptUnit, estimate, prefix_break, prompt_units, total_tokens
+from addon.json_splice import AddMember
+from addon.prompt_units import PrefixBreak, PromptUnit, estimate, prefix_break, prompt_units, sections, total_tokens
 
 MOVABLE = ("anthropic", "openai_chat", "openai_responses")
 THREADS = 2048  # threads remembered in memory (previous prompt, turn gaps)
@@ -110,6 +112,7 @@ class Alignment:
     suffixes: list[tuple[Path, str]]  # notes appended to string values (merged with rewrites)
     report: CacheReport
     thread: str = ""
+    units: list[PromptUnit] = field(default_factory=list, repr=False)  # of the client's body
     # thread states to remember once the body they describe has been built (see rewrite_body)
     pending: list[tuple[str, Decision]] = field(default_factory=list)
 
@@ -189,16 +192,23 @@ class CacheAligner:
             thread.client_units = _light(units)
         if previous and (found := prefix_break(previous, units)) is not None:
             report.client_break = _describe(found)
-        alignment = Alignment([], [], report, key)
+        alignment = Alignment([], [], report, key, units)
         if request.api_key and provider in self.options.move:
             self._move(provider, body, alignment)
         if request.api_key and provider == "anthropic":
             self._breakpoints(body, thread, request.client, units, alignment.edits, report, deltas)
         return alignment
 
-    def observe(self, provider: str, forwarded: dict, request: AlignRequest, report: CacheReport, thread_key: str) -> None:
-        """Record what was forwarded and report where it broke the previous forwarded prompt."""
-        units = prompt_units(provider, forwarded)
+    def observe(self, provider: str, forwarded: Callable[[], dict], alignment: Alignment, edits: list[Edit]) -> None:
+        """Record what was forwarded (`forwarded` parses it, when the edits changed prompt text)
+        and report where it broke the previous forwarded prompt. Only the sections that `edits`
+        touched are rendered again."""
+        report, thread_key = alignment.report, alignment.thread
+        units = alignment.units
+        dirty = {_section(e.path) for e in edits if not _instruction_only(e)}
+        if dirty:
+            reuse = {k: v for k, v in sections(units).items() if k not in dirty}
+            units = prompt_units(provider, forwarded(), reuse)
         with self._lock:
             thread = self._threads.get(thread_key)
             if thread is None:
@@ -275,7 +285,8 @@ class CacheAligner:
             report.ttl_reason = choice.reason + ("" if ttl == choice.ttl else "; waiting for a warm cache to switch")
         placed = cache_breakpoints.Placement([])
         if self.options.breakpoints:
-            placed = cache_breakpoints.place(body, ttl, self.rules.min_cacheable(body.get("model")), self.rules.max_breakpoints, deltas)
+            sizes = {u.path: u.chars for u in units}
+            placed = cache_breakpoints.place(body, ttl, self.rules.min_cacheable(body.get("model")), self.rules.max_breakpoints, deltas, sizes)
         if placed.added:
             report.breakpoints, report.ttl = placed.added, ttl
         elif ttl == TTL_1H and mode != "client":
@@ -375,9 +386,20 @@ def _at(body: Any, path: Path) -> Any:
     return body
 
 
+def _section(path: Path) -> tuple:
+    return path[:2] if len(path) > 1 and isinstance(path[1], int) else path[:1]
+
+
+def _instruction_only(edit: Edit) -> bool:
+    """Edits of `cache_control` (placing or raising breakpoints) change no prompt text."""
+    if isinstance(edit, AddMember):
+        return edit.key == "cache_control" or (edit.key == "ttl" and edit.path[-1:] == ("cache_control",))
+    return isinstance(edit, Replacement) and edit.path[-2:] == ("cache_control", "ttl")
+
+
 def _light(units: list[PromptUnit]) -> list[PromptUnit]:
     """Units to remember: front texts kept (to explain a break), message texts dropped."""
-    return [u if not u.label.startswith(("messages", "input", "contents")) else PromptUnit(u.label, "", u.digest, u.chars) for u in units]
+    return [u if not u.label.startswith(("messages", "input", "contents")) else PromptUnit(u.label, "", u.digest, u.chars, u.path) for u in units]
 
 
 def _describe(found: PrefixBreak) -> dict:

@@ -63,43 +63,49 @@ def _markable(block: Any) -> bool:
     return not (block.get("type") == "text" and not block.get("text"))
 
 
-def _size(value: Any) -> int:
-    return len(value) if isinstance(value, str) else len(json.dumps(value, ensure_ascii=False))
-
-
 def control_literal(ttl: str) -> str:
     return '{"type":"ephemeral","ttl":"1h"}' if ttl == "1h" else '{"type":"ephemeral"}'
 
 
-def place(body: dict, ttl: str, min_tokens: int, max_breakpoints: int = 4, deltas: dict[Path, int] | None = None) -> Placement:
+def place(
+    body: dict, ttl: str, min_tokens: int, max_breakpoints: int = 4, deltas: dict[Path, int] | None = None, sizes: dict[Path, int] | None = None
+) -> Placement:
     """Breakpoints for a body that has none (see the module docstring); none if it has some.
-    `deltas` corrects the size of message blocks that compression shortened (chars, by block path)."""
+    `deltas` corrects the size of message blocks that compression shortened (chars, by block
+    path); `sizes` are known sizes of blocks (by path), so they are not rendered again."""
     deltas = deltas or {}
+    known = sizes or {}
+
+    def _size(value: Any, path: Path = ()) -> int:
+        if path in known:
+            return known[path]
+        return len(value) if isinstance(value, str) else len(json.dumps(value, ensure_ascii=False))
+
     if client_breakpoints(body):
         return Placement([])
     chars = 0
     front: tuple[Path, int] | None = None
     for k, tool in enumerate(body.get("tools") or []):
-        chars += _size(tool)
+        chars += _size(tool, ("tools", k))
         if isinstance(tool, dict):
             front = (("tools", k), chars)
     system = body.get("system")
     if isinstance(system, list):
         for k, block in enumerate(system):
-            chars += _size(block)
+            chars += _size(block, ("system", k))
             if _markable(block):
                 front = (("system", k), chars)
     elif system is not None:
-        chars += _size(system)
+        chars += _size(system, ("system",))
     blocks: list[tuple[Path | None, int]] = []  # every message block in order, with the prefix size after it
     for i, message in enumerate(body.get("messages") or []):
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list):
-            chars += _size(content or "")
+            chars += _size(content or "", ("messages", i))
             blocks.append((None, chars))
             continue
         for k, block in enumerate(content):
-            chars += _size(block) + deltas.get(("messages", i, "content", k), 0)
+            chars += _size(block, ("messages", i, "content", k)) + deltas.get(("messages", i, "content", k), 0)
             blocks.append((("messages", i, "content", k) if _markable(block) else None, chars))
     chosen: list[tuple[Path, int]] = []
     target = len(blocks) - 1

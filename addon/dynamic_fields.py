@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?"
@@ -123,6 +124,7 @@ def explained(found: list[Change]) -> bool:
     return bool(found) and all(change.kind is not None for change in found)
 
 
+@lru_cache(maxsize=256)  # a thread re-sends the same system prompt every turn
 def skeleton(text: str) -> str:
     """What stays of a text when its dynamic values and snapshot lines (git status, listings)
     are taken out: two versions of one system prompt share it."""

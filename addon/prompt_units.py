@@ -9,7 +9,6 @@ prompt text, so it is left out of a unit's text: moving a breakpoint breaks noth
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +24,16 @@ class PromptUnit:
     text: str  # may be dropped ("") where only the digest and size are remembered
     digest: str
     chars: int
+    path: tuple = ()  # the unit's JSON path in the body
 
     @property
     def tokens(self) -> int:
         return self.chars // CHARS_PER_TOKEN
+
+    @property
+    def section(self) -> tuple:
+        """The top-level entry the unit belongs to: ("tools", 2), ("system",), ("messages", 3)…"""
+        return self.path[:2] if len(self.path) > 1 and isinstance(self.path[1], int) else self.path[:1]
 
 
 @dataclass(frozen=True)
@@ -50,39 +55,74 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def _unit(label: str, value: Any) -> PromptUnit:
+def _label(path: tuple) -> str:
+    out = str(path[0])
+    for step in path[1:]:
+        out += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return out
+
+
+def _unit(path: tuple, value: Any) -> PromptUnit:
     text = value if isinstance(value, str) else json.dumps(_strip(value), ensure_ascii=False, sort_keys=True)
-    return PromptUnit(label, text, hashlib.sha256(f"{label}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:32], len(text))
+    label = _label(path)
+    # in-process identity only (units are never persisted): Python's string hash is enough
+    return PromptUnit(label, text, f"{hash((label, text)):x}", len(text), path)
 
 
-def prompt_units(provider: str, body: dict) -> list[PromptUnit]:
-    """The units of a request body in the order the provider caches them."""
-    units = [_unit(f"tools[{i}]", tool) for i, tool in enumerate(body.get("tools") or [])]
+def prompt_units(provider: str, body: dict, reuse: dict[tuple, list[PromptUnit]] | None = None) -> list[PromptUnit]:
+    """The units of a request body in the order the provider caches them. `reuse` gives the
+    units of sections known to be unchanged (by section), which are not rendered again."""
+    reuse = reuse or {}
+    units: list[PromptUnit] = []
+
+    def section(key: tuple, make) -> None:
+        units.extend(reuse[key] if key in reuse else make())
+
+    for i, tool in enumerate(body.get("tools") or []):
+        section(("tools", i), lambda i=i, tool=tool: [_unit(("tools", i), tool)])
     if provider == "anthropic":
         system = body.get("system")
         if isinstance(system, list):
-            units += [_unit(f"system[{k}]", block) for k, block in enumerate(system)]
+            section(("system",), lambda: [_unit(("system", k), block) for k, block in enumerate(system)])
         elif system is not None:
-            units.append(_unit("system", system))
+            section(("system",), lambda: [_unit(("system",), system)])
         for i, message in enumerate(body.get("messages") or []):
-            content = message.get("content") if isinstance(message, dict) else None
-            if isinstance(content, list):
-                units += [_unit(f"messages[{i}].content[{k}]", {"role": message.get("role"), **b} if isinstance(b, dict) else b) for k, b in enumerate(content)]
-            else:
-                units.append(_unit(f"messages[{i}]", _strip(message)))
+            section(("messages", i), lambda i=i, message=message: _message_units(i, message))
         return units
     if provider == "openai_responses":
         if body.get("instructions") is not None:
-            units.append(_unit("instructions", body["instructions"]))
+            section(("instructions",), lambda: [_unit(("instructions",), body["instructions"])])
         items = body.get("input")
-        items = items if isinstance(items, list) else [items] if items is not None else []
-        return units + [_unit(f"input[{i}]", item) for i, item in enumerate(items)]
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                section(("input", i), lambda i=i, item=item: [_unit(("input", i), item)])
+        elif items is not None:
+            section(("input",), lambda: [_unit(("input",), items)])
+        return units
     if provider == "gemini":
         system = body.get("systemInstruction") or body.get("system_instruction")
         if system is not None:
-            units.append(_unit("systemInstruction", system))
-        return units + [_unit(f"contents[{i}]", c) for i, c in enumerate(body.get("contents") or [])]
-    return units + [_unit(f"messages[{i}]", m) for i, m in enumerate(body.get("messages") or [])]
+            section(("systemInstruction",), lambda: [_unit(("systemInstruction",), system)])
+        for i, content in enumerate(body.get("contents") or []):
+            section(("contents", i), lambda i=i, content=content: [_unit(("contents", i), content)])
+        return units
+    for i, message in enumerate(body.get("messages") or []):
+        section(("messages", i), lambda i=i, message=message: [_unit(("messages", i), message)])
+    return units
+
+
+def _message_units(i: int, message: Any) -> list[PromptUnit]:
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        return [_unit(("messages", i, "content", k), {"role": message.get("role"), **b} if isinstance(b, dict) else b) for k, b in enumerate(content)]
+    return [_unit(("messages", i), _strip(message))]
+
+
+def sections(units: list[PromptUnit]) -> dict[tuple, list[PromptUnit]]:
+    out: dict[tuple, list[PromptUnit]] = {}
+    for unit in units:
+        out.setdefault(unit.section, []).append(unit)
+    return out
 
 
 def estimate(text: str) -> int:
