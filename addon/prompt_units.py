@@ -47,11 +47,12 @@ class PrefixBreak:
     new_text: str
 
 
-def _strip(value: Any) -> Any:
+def without_cache_control(value: Any) -> Any:
+    """A parsed value as the model sees it: `cache_control` is an instruction, not prompt text."""
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
+        return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [without_cache_control(v) for v in value]
     return value
 
 
@@ -63,7 +64,7 @@ def _label(path: tuple) -> str:
 
 
 def _unit(path: tuple, value: Any) -> PromptUnit:
-    text = value if isinstance(value, str) else json.dumps(_strip(value), ensure_ascii=False, sort_keys=True)
+    text = value if isinstance(value, str) else json.dumps(without_cache_control(value), ensure_ascii=False, sort_keys=True)
     label = _label(path)
     # in-process identity only (units are never persisted): Python's string hash is enough
     return PromptUnit(label, text, f"{hash((label, text)):x}", len(text), path)
@@ -115,7 +116,7 @@ def _message_units(i: int, message: Any) -> list[PromptUnit]:
     content = message.get("content") if isinstance(message, dict) else None
     if isinstance(content, list):
         return [_unit(("messages", i, "content", k), {"role": message.get("role"), **b} if isinstance(b, dict) else b) for k, b in enumerate(content)]
-    return [_unit(("messages", i), _strip(message))]
+    return [_unit(("messages", i), without_cache_control(message))]
 
 
 def sections(units: list[PromptUnit]) -> dict[tuple, list[PromptUnit]]:

@@ -33,6 +33,7 @@ from functools import lru_cache
 
 from addon.cache_rules import load_cache_rules
 from addon.pricing import Price, request_cost
+from addon.prompt_units import without_cache_control
 from addon.usage import Usage
 from compressors.tokens import count_tokens
 
@@ -68,19 +69,10 @@ def _unit(text: str, header: bool, ttl: float | None = None) -> Unit:
     return Unit(text, _tokens(text) + (MESSAGE_OVERHEAD if header else 0), ttl)
 
 
-def _strip(value):
-    """The value as the model sees it: cache_control is an instruction, not prompt text."""
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
-
-
 def _render(value) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(_strip(value), ensure_ascii=False, sort_keys=False)
+    return json.dumps(without_cache_control(value), ensure_ascii=False, sort_keys=False)
 
 
 def _ttl_of(block) -> float | None:

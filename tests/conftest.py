@@ -51,6 +51,7 @@ class Proxy:
     port: int = 0
     process: subprocess.Popen | None = None
     ca: CaFiles | None = None
+    program: str = "mitmdump"  # or mitmweb (tests/e2e/test_mitmweb_view.py)
 
     @property
     def url(self) -> str:
@@ -64,8 +65,9 @@ class Proxy:
         self.ca = ensure_ca(self.home)
         self.port = self.port or free_port()
         command = [
-            str(Path(sys.executable).parent / "mitmdump"),
+            str(Path(sys.executable).parent / self.program),
             "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
+            *self.extra_args(),
             "--set", f"confdir={self.ca.confdir}",
             "--set", f"headroom_home={self.home}",
             "--set", f"ssl_verify_upstream_trusted_ca={self.upstream.ca_cert}",
@@ -80,12 +82,20 @@ class Proxy:
         self.process = subprocess.Popen(command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         try:
             wait_for_port(self.port, process=self.process)
+            self.wait_ready()
             time.sleep(0.3)  # a script error makes mitmdump exit right after it starts listening
             if self.process.poll() is not None:
                 raise RuntimeError("exited")
         except Exception:
-            raise RuntimeError(f"mitmdump did not start:\n{self.log.read_text()}") from None
+            raise RuntimeError(f"{self.program} did not start:\n{self.log.read_text()}") from None
         return self
+
+    def extra_args(self) -> list[str]:
+        """Program-specific arguments (none for mitmdump)."""
+        return []
+
+    def wait_ready(self) -> None:
+        """Wait for anything besides the proxy port (nothing for mitmdump)."""
 
     def stop(self) -> None:
         stop_process(self.process)

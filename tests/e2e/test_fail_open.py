@@ -12,7 +12,8 @@ import httpx
 import pytest
 import zstandard
 
-from tests.support.bodies import anthropic_tool_turn, noisy_log, without_cache_control
+from addon.prompt_units import without_cache_control
+from tests.support.bodies import anthropic_tool_turn, noisy_log
 
 URL = "https://api.anthropic.com/v1/messages"
 HEADERS = {"content-type": "application/json", "x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}

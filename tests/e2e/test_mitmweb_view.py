@@ -7,21 +7,16 @@ saved by mitmdump (written in the response hook) cannot show it, the live web UI
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import anthropic
 import httpx
 
 from addon.ledger import ledger_path, read_rows
 from addon.ledger_line import ledger_line
-from certs.ca import ensure_ca
 from compressors.tokens import count_tokens
-from tests.conftest import ROOT, Proxy, routes_for, wait_for_port
+from tests.conftest import Proxy, routes_for, wait_for_port
 from tests.support.bodies import anthropic_tool_turn, noisy_log
 from tests.support.processes import free_port
 from tests.support.mock_provider import anthropic_reply
@@ -32,28 +27,14 @@ class WebProxy(Proxy):
     """The proxy of the other end-to-end tests, run as mitmweb (no browser) with its API on web_port."""
 
     web_port: int = 0
+    program: str = "mitmweb"
 
-    def start(self) -> WebProxy:
-        self.ca = ensure_ca(self.home)
-        self.port, self.web_port = self.port or free_port(), self.web_port or free_port()
-        command = [
-            str(Path(sys.executable).parent / "mitmweb"),
-            "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
-            "--set", "web_open_browser=false", "--set", "web_host=127.0.0.1", "--set", f"web_port={self.web_port}",
-            "--set", f"confdir={self.ca.confdir}",
-            "--set", f"headroom_home={self.home}",
-            "--set", f"ssl_verify_upstream_trusted_ca={self.upstream.ca_cert}",
-            "-s", str(ROOT / "addon" / "headroom.py"),
-            "-s", str(ROOT / "tests" / "support" / "reroute_addon.py"),
-        ]  # fmt: skip
-        command += [arg for host, port in self.routes.items() for arg in ("--set", f"reroute={host}={port}")]
-        self.process = subprocess.Popen(command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, "HEADROOM_HOME": str(self.home)}, cwd=ROOT)
-        try:
-            wait_for_port(self.port, process=self.process)
-            wait_for_port(self.web_port, process=self.process)
-        except Exception:
-            raise RuntimeError(f"mitmweb did not start:\n{self.log.read_text()}") from None
-        return self
+    def extra_args(self) -> list[str]:
+        self.web_port = self.web_port or free_port()
+        return ["--set", "web_open_browser=false", "--set", "web_host=127.0.0.1", "--set", f"web_port={self.web_port}"]
+
+    def wait_ready(self) -> None:
+        wait_for_port(self.web_port, process=self.process)
 
     def api(self, path: str) -> httpx.Response:
         """GET from mitmweb's web API (what its UI shows), not through the proxy."""

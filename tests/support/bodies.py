@@ -69,12 +69,3 @@ def without_placed_breakpoints(raw: bytes) -> bytes:
     for literal in PLACED_BREAKPOINTS:
         raw = raw.replace(literal, b"")
     return raw
-
-
-def without_cache_control(value):
-    """A parsed body without any cache_control member."""
-    if isinstance(value, dict):
-        return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [without_cache_control(v) for v in value]
-    return value
