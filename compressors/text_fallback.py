@@ -9,7 +9,8 @@ Scores: term rarity within the text (tf-idf over units, so a sentence full of wo
 nowhere else outranks boilerplate that repeats), overlap with the user's query, position (the
 opening and the end of a text and of each paragraph), and structural must-keep rules (numbers,
 identifiers, paths, code spans, quoted strings, negations). Error lines and lines naming query
-terms are always kept, as with every other compressor.
+terms are kept first, as with every other compressor, but inside the budget: the result lands
+at the keep ratio (fold notes included) whatever the rules say.
 
 The unit segmentation, the rules and the selection are shared with the model path
 (`compressors.text_model`), which replaces only the scores.
@@ -33,6 +34,8 @@ MIN_FOLD_CHARS = 48
 MIN_TEXT_CHARS = 400
 # Compression must save at least this share, or the text is returned whole.
 MIN_SAVING = 0.2
+# How far above its keep ratio (share of the text's chars) a result may land.
+_SLACK = 0.02
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9`*_-])")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=(?:but|however|although|because|which|while|whereas)\b)")
@@ -187,17 +190,38 @@ def position_bonus(text: str, units: Sequence[Unit]) -> list[float]:
     return bonus
 
 
-def select(costs: Sequence[int], scores: Sequence[float], hard: Sequence[bool], budget: int) -> list[bool]:
-    """Keep hard units, then the best-scoring units (per char, softened) until `budget` chars."""
-    keep = list(hard)
-    spent = sum(c for c, h in zip(costs, hard) if h)
-    # Rank by score with a mild length penalty: short dense units first, long ones if they earn it.
-    order = sorted(range(len(costs)), key=lambda i: (-scores[i] / math.sqrt(max(costs[i], 20)), i))
+def select(costs: Sequence[int], scores: Sequence[float], hard: Sequence[bool], budget: int,
+           length_power: float = 0.5) -> list[bool]:
+    """The units to keep within `budget` chars: hard units first (best first), then the rest by
+    score over cost**length_power, skipping any unit that no longer fits. The budget always
+    holds: a must-keep rule is a strong priority, never an overrun."""
+    keep = [False] * len(costs)
+    spent = 0
+    # A mild length penalty: short dense units first, long ones if they earn it.
+    order = sorted(range(len(costs)), key=lambda i: (not hard[i], -scores[i] / max(costs[i], 20) ** length_power, i))
     for i in order:
-        if not keep[i] and spent + costs[i] <= budget:
+        if spent + costs[i] <= budget:
             keep[i] = True
             spent += costs[i]
     return keep
+
+
+def fit(text: str, units: Sequence[Unit], scores: Sequence[float], hard: Sequence[bool], keep_ratio: float,
+        length_power: float = 0.5, kind: str = "text") -> Result:
+    """The text cut to about `keep_ratio` of its characters, fold notes included: select, render,
+    and while the rendered text (notes, kept short runs, gaps) overshoots, shrink the budget by
+    the overshoot and select again."""
+    costs = [u.end - u.start for u in units]
+    target = keep_ratio * len(text)
+    budget = keep_ratio * sum(costs)
+    result = Result(text, kind, True, ())
+    for _ in range(6):
+        result = render(text, units, select(costs, scores, hard, int(budget), length_power), kind)
+        over = len(result.text) - target
+        if over <= _SLACK * len(text) or budget <= 0:
+            break
+        budget -= over
+    return result
 
 
 def render(text: str, units: Sequence[Unit], keep: Sequence[bool], kind: str) -> Result:
@@ -247,7 +271,8 @@ def finish(text: str, result: Result) -> Result:
 
 
 def compress_text_fallback(text: str, context: Context, keep_ratio: float = 0.5) -> Result:
-    """Keep about `keep_ratio` of the text's characters, whole sentences in order; lossy."""
+    """Keep about `keep_ratio` of the text's characters (fold notes included), whole sentences in
+    order; lossy."""
     if len(text) < MIN_TEXT_CHARS or keep_ratio >= 1:
         return Result(text, "text", True, ())
     units = segment(text)
@@ -257,8 +282,6 @@ def compress_text_fallback(text: str, context: Context, keep_ratio: float = 0.5)
     rarity = rarity_scores(text, units)
     top = max(rarity) or 1.0
     position = position_bonus(text, units)
-    # Structural rules add a strong but not absolute bonus, so the budget still holds.
+    # Structural rules add a strong bonus; errors and query terms go first; the budget holds.
     scores = [r / top + p + 0.6 * f.structural for r, p, f in zip(rarity, position, feats)]
-    costs = [u.end - u.start for u in units]
-    keep = select(costs, scores, [f.hard for f in feats], int(keep_ratio * sum(costs)))
-    return finish(text, render(text, units, keep, "text"))
+    return finish(text, fit(text, units, scores, [f.hard for f in feats], keep_ratio))

@@ -6,7 +6,7 @@ import re
 
 from compressors import Context, compress
 from compressors.notes import NOTE_PATTERN
-from compressors.text_fallback import compress_text_fallback, segment
+from compressors.text_fallback import compress_text_fallback, segment, select
 
 FILLER = (
     "The team met again to talk about the roadmap for the next quarter. "
@@ -73,3 +73,14 @@ def test_through_the_router() -> None:
     result = compress(ISSUE, Context(tool_name="WebFetch", tool_args={"url": "https://example.org/issue/7"}), kind="text")
     assert result.kind == "text" and not result.lossless
     assert "HEADROOM_CHUNK=65536" in result.text and NOTE_PATTERN.search(result.text)
+
+
+def test_must_keep_rules_are_priorities_inside_the_budget() -> None:
+    # Every sentence names an error and the query: all "hard", yet the budget holds.
+    text = " ".join(f"Upload {n} failed with error code {4000 + n} on the upload path." for n in range(40))
+    for ratio in (0.5, 0.33):
+        result = compress_text_fallback(text, Context(query="upload failed"), keep_ratio=ratio)
+        assert not result.lossless and len(result.text) <= (ratio + 0.05) * len(text)
+    # Inside the budget, hard units go first even when a soft one scores higher.
+    assert select([10, 10, 10], [0.1, 9.0, 0.2], [True, False, True], budget=20) == [True, False, True]
+    assert select([30, 10], [1.0, 1.0], [True, False], budget=20) == [False, True]  # a hard unit that cannot fit is skipped
