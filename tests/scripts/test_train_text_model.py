@@ -22,6 +22,33 @@ def test_teacher_keeps_structure_and_drops_stopwords() -> None:
     assert labels["4096"] == 1 and labels["not"] == 1 and labels["my_var"] == 1 and labels["the"] == 0
 
 
+def test_split_is_by_trajectory_deterministic_and_about_a_third() -> None:
+    ids = [f"mini:repo__issue-{n}:m{m}" for n in range(300) for m in (3, 9, 41)]
+    sides = [train.split_of(i) for i in ids]
+    assert sides == [train.split_of(i) for i in ids] and set(sides) == {"train", "dev", "heldout"}
+    for n in range(300):  # every output of one trajectory lands on the same side
+        assert len({train.split_of(f"mini:repo__issue-{n}:m{m}") for m in (3, 9, 41)}) == 1
+    assert 0.25 < sides.count("heldout") / len(sides) < 0.42
+    assert train.trajectory("swea:a/b:c:m12") == "swea:a/b:c"
+
+
+@pytest.mark.skipif(not train.CORPUS.is_file(), reason="../shared/corpus not present")
+def test_training_documents_never_come_from_heldout_trajectories() -> None:
+    docs = train.corpus_docs(train.CORPUS)
+    assert docs and all(d.needles for d in docs)
+    assert all(train.split_of(d.source.removeprefix("corpus:")) != "heldout" for d in docs)
+    assert not {d.source for d in train.corpus_docs(train.CORPUS, ("train",))} & {
+        d.source for d in train.corpus_docs(train.CORPUS, ("dev",))}
+
+
+def test_needle_labels_mark_every_occurrence_and_only_their_tokens() -> None:
+    text = "call parse_row(x) then parse_row again; 4096 bytes"
+    spans = train.needle_spans(text, ("parse_row", "4096", "absent"))
+    assert [text[s:e] for s, e, _ in spans] == ["parse_row", "parse_row", "4096"]
+    offsets = [(0, 4), (5, 10), (10, 14), (14, 15), (16, 17), (43, 47), (48, 53)]
+    assert train.token_labels(offsets, spans) == [0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+
+
 def _words(text: str, teacher: train.BigramTeacher) -> list[tuple[str, int]]:
     return [(text[s:e], keep) for s, e, keep in teacher.labels(text)]
 
@@ -31,6 +58,8 @@ def test_tiny_training_then_loading_then_inference(tmp_path) -> None:
     assert train.main(["--tiny", "--out", str(tmp_path)]) == 0
     config = json.loads((tmp_path / tm.CONFIG_FILE).read_text())
     assert config["layers"] == 2 and config["tokens"] > 0 and (tmp_path / tm.HEAD_FILE).is_file()
+    if train.CORPUS.is_file():  # needle-labelled outputs are in the mix, not only the teacher's docs
+        assert config["needle_documents"] > 0 and 0 < config["needle_token_share"] < 1
     model = tm.load_model(tmp_path)
     assert model is not None and tm.load_model(tmp_path) is model
     probs, spans = model.keep_probabilities(ISSUE)
