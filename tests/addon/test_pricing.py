@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from fnmatch import fnmatchcase
+
 from addon.pricing import DEFAULT_TABLE, PricingError, load_pricing, request_cost, segment_saving
 from addon.usage import Usage
 
@@ -48,7 +50,68 @@ def test_claude_cache_multipliers(table):
         assert (p.cache_write_5m, p.cache_write_1h, p.cache_read) == pytest.approx((1.25 * p.input, 2 * p.input, 0.1 * p.input))
 
 
-@pytest.mark.parametrize("model", ["claude-test", "gpt-5-pro", "claude-opus-5", "llama-3", "", None])
+# Model ids as the APIs return them (date suffixes included), with the row each must land on:
+# (input, output, 5m write, 1h write, read) as the providers' tables give them.
+REAL_IDS = [
+    ("claude-fable-5-1", (10, 50, 12.5, 20, 0.25)),
+    ("claude-mythos-5-1", (10, 50, 12.5, 20, 0.25)),
+    ("claude-fable-5", (10, 50, 12.5, 20, 1)),
+    ("claude-opus-5-5", (4, 20, 5, 8, 0.2)),
+    ("claude-opus-5", (5, 25, 6.25, 10, 0.5)),
+    ("claude-opus-4-8", (5, 25, 6.25, 10, 0.5)),
+    ("claude-opus-4-7", (5, 25, 6.25, 10, 0.5)),
+    ("claude-opus-4-6", (5, 25, 6.25, 10, 0.5)),
+    ("claude-opus-4-5-20251101", (5, 25, 6.25, 10, 0.5)),
+    ("claude-opus-4-1-20250805", (15, 75, 18.75, 30, 1.5)),
+    ("claude-opus-4-20250514", (15, 75, 18.75, 30, 1.5)),
+    ("claude-sonnet-5-5", (2, 10, 2.5, 4, 0.2)),
+    ("claude-sonnet-5", (2, 10, 2.5, 4, 0.2)),
+    ("claude-sonnet-4-6", (3, 15, 3.75, 6, 0.3)),
+    ("claude-sonnet-4-5-20250929", (3, 15, 3.75, 6, 0.3)),
+    ("claude-sonnet-4-20250514", (3, 15, 3.75, 6, 0.3)),
+    ("claude-3-7-sonnet-20250219", (3, 15, 3.75, 6, 0.3)),
+    ("claude-haiku-5-5", (0.1, 0.5, 0.125, 0.2, 0.01)),
+    ("claude-haiku-4-5-20251001", (1, 5, 1.25, 2, 0.1)),
+    ("claude-3-5-haiku-20241022", (0.8, 4, 1, 1.6, 0.08)),
+    ("claude-3-haiku-20240307", (0.25, 1.25, 0.3, 0.5, 0.03)),
+    ("gpt-5.1", (1.25, 10, 1.25, 1.25, 0.125)),
+    ("gpt-5.1-codex-mini", (0.25, 2, 0.25, 0.25, 0.025)),
+    ("gpt-5-nano-2025-08-07", (0.05, 0.4, 0.05, 0.05, 0.005)),
+    ("gpt-4.1-2025-04-14", (2, 8, 2, 2, 0.5)),
+    ("gpt-4.1-mini-2025-04-14", (0.4, 1.6, 0.4, 0.4, 0.1)),
+    ("gpt-4o-2024-08-06", (2.5, 10, 2.5, 2.5, 1.25)),
+    ("o4-mini-2025-04-16", (1.1, 4.4, 1.1, 1.1, 0.275)),
+    ("gemini-2.5-flash-lite-preview-06-17", (0.1, 0.4, 0.1, 0.1, 0.01)),
+]
+
+
+@pytest.mark.parametrize("model, rates", REAL_IDS)
+def test_real_model_ids_resolve_to_their_row(table, model, rates):
+    p = table.price_for(model)
+    assert (p.input, p.output, p.cache_write_5m, p.cache_write_1h, p.cache_read) == pytest.approx(rates)
+
+
+@pytest.mark.parametrize("model", [m for m, _ in REAL_IDS] + ["claude-opus-5-5-20261001", "claude-sonnet-5-20260630"])
+def test_no_real_id_matches_two_rows(table, model):
+    """Order must not decide: sonnet-4-5 / 4-6 / 5 / 5-5 globs cannot capture each other's ids."""
+    rows = [price.label for patterns, price in table.entries if any(fnmatchcase(model, p.lower()) for p in patterns)]
+    assert len(rows) == 1, rows
+
+
+def test_anthropic_rows_write_above_input_and_read_below(table):
+    claude = [price for patterns, price in table.entries if all(p.startswith("claude-") for p in patterns)]
+    assert len(claude) >= 10
+    for p in claude:
+        assert p.cache_write_1h >= p.cache_write_5m >= p.input > p.cache_read > 0, p.label
+
+
+def test_the_bundled_table_names_its_sources():
+    document = json.loads(DEFAULT_TABLE.read_text(encoding="utf-8"))
+    anthropic = document["sources"]["anthropic"]
+    assert anthropic and all(s.startswith("https://platform.claude.com/docs/") for s in anthropic)
+
+
+@pytest.mark.parametrize("model", ["claude-test", "gpt-5-pro", "claude-fable-5-2", "claude-opus-9", "llama-3", "", None])
 def test_unknown_models_have_no_price(table, model):
     assert table.price_for(model) is None
 
