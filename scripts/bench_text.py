@@ -8,7 +8,8 @@ dropping to the same ratio (seeded). Needle retention is per needle (`needle in 
 "tokens kept" column is the share of o200k tokens actually kept, fold notes included, so the arms
 are compared at the same ratio. Throughput is the model path alone (encoder and head) in encoder
 tokens per second; latency is the router's "text" compressor end to end, which sends inputs
-above the model's budget to the fallback.
+above the model's budget to the fallback. The fallback's own speed is timed on one ~20,000-token
+input (the cases joined), the size it must handle within ~50 ms.
 Usage: scripts/bench_text.py [--corpus PATH] [--min-share 0.3] [--split heldout|dev|train|all]
        [--weights DIR] [--no-speed]
 """
@@ -79,6 +80,28 @@ def measure(cases, arm: Callable[[str, Context, float, int], str], ratio: float)
     return 100 * kept / max(total, 1), 100 * after / max(before, 1)
 
 
+def fallback_speed(cases, tokens: int = 20_000, runs: int = 5) -> tuple[int, float, float]:
+    """(o200k tokens, first-call ms, median ms of `runs` more) of the fallback at the proxy's
+    ratio on one input of about `tokens` tokens: the cases' texts joined, repeated if needed."""
+    texts = [text for text, _, _ in cases]
+    parts: list[str] = []
+    size = 0
+    while texts and size < tokens:
+        part = texts[len(parts) % len(texts)]
+        parts.append(part)
+        size += count_tokens(part)
+    text = "\n\n".join(parts)
+    text = text[: int(len(text) * min(1.0, tokens / max(size, 1)))]
+    context = cases[0][1] if cases else Context()
+    tf.term_weight.cache_clear()  # the first call pays for an empty cache, as a fresh proxy does
+    times = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        tf.compress_text_fallback(text, context, tm.DEFAULT_KEEP_RATIO)
+        times.append(1000 * (time.perf_counter() - started))
+    return count_tokens(text), times[0], statistics.median(times[1:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", default=str(CORPUS))
@@ -91,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = load_cases(Path(args.corpus), args.min_share, args.split)
     model = tm.load_model(args.weights)
     arms: dict[str, Callable[[str, Context, float, int], str]] = {
-        "fallback (tf-idf + rules)": lambda t, c, r, i: tf.compress_text_fallback(t, c, r).text,
+        "fallback (term cover + rules)": lambda t, c, r, i: tf.compress_text_fallback(t, c, r).text,
         "random word drop": lambda t, c, r, i: random_drop(t, r, i),
     }
     if model is not None:
@@ -108,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     if args.no_speed:
         return 0
+    n, first, median = fallback_speed(cases)
+    console.print(f"Fallback on one {n:,}-token input: {median:.1f} ms (median of 5), {first:.1f} ms on the first call")
     if model is None:
         console.print("no model weights: run scripts/train_text_model.py")
         return 0

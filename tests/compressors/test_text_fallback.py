@@ -1,12 +1,14 @@
-"""The statistical plain-text compressor: whole sentences kept verbatim, in order, folds announced."""
+"""The statistical plain-text compressor: clauses and lines kept verbatim, in order, chosen to cover
+distinct names and values; folds announced."""
 
 from __future__ import annotations
 
 import re
+import time
 
 from compressors import Context, compress
 from compressors.notes import NOTE_PATTERN
-from compressors.text_fallback import compress_text_fallback, segment, select
+from compressors.text_fallback import compress_text_fallback, cover, segment, select, term_weight
 
 FILLER = (
     "The team met again to talk about the roadmap for the next quarter. "
@@ -84,3 +86,47 @@ def test_must_keep_rules_are_priorities_inside_the_budget() -> None:
     # Inside the budget, hard units go first even when a soft one scores higher.
     assert select([10, 10, 10], [0.1, 9.0, 0.2], [True, False, True], budget=20) == [True, False, True]
     assert select([30, 10], [1.0, 1.0], [True, False], budget=20) == [False, True]  # a hard unit that cannot fit is skipped
+
+
+def test_term_weights_follow_shape() -> None:
+    names = ("src/upload.py", "client.upload_chunk", "chunk_size", "ConnectionReset", "getValue")
+    values = ("4096", "1.25", "HTTPS", "sha256", "E501")
+    assert {term_weight(t) for t in names} == {term_weight("a/b")}
+    assert all(term_weight(v) < term_weight("a/b") for v in values)
+    assert term_weight("4096") > term_weight("Upload") > term_weight("upload") > term_weight("the") == 0.0
+    assert term_weight("x") == 0.0
+
+
+def test_cover_counts_each_term_once() -> None:
+    terms = [frozenset({"src/a.py", "line"}), frozenset({"src/a.py", "line"}), frozenset({"src/b.py"})]
+    # The second copy of a kept unit is worth nothing; a unit with a new name is taken instead.
+    assert cover([10, 10, 10], terms, [0.0, 0.0, 0.0], budget=20) == [True, False, True]
+    # Best first: more term weight wins, and a bonus (error line, query, position) counts with it.
+    assert cover([10, 10, 10], terms, [0.0, 0.0, 0.0], budget=10) == [True, False, False]
+    assert cover([10, 10, 10], terms, [0.0, 0.0, 1.0], budget=10) == [False, False, True]
+    assert cover([10, 10, 10], terms, [0.0, 0.0, 0.0], budget=9) == [False, False, False]
+
+
+def test_repeated_frames_give_way_to_distinct_facts() -> None:
+    frame = '  File "/srv/app/storage/upload_handler.py", line 88, in write_chunk\n'
+    facts = [f"worker_{n} stopped after {1000 + n} retries on queue_{n}\n" for n in range(6)]
+    text = frame * 12 + "".join(facts) + frame * 12
+    # A third of the text holds one frame and every fact, not the first and last third of the frames.
+    result = compress_text_fallback(text, Context(), keep_ratio=0.33)
+    assert not result.lossless and len(result.text) <= 0.38 * len(text)
+    assert "upload_handler.py" in result.text
+    assert all(fact.strip() in result.text for fact in facts)
+
+
+def test_long_input_is_fast_and_lands_at_the_ratio() -> None:
+    # ~20k o200k tokens of mixed prose and traceback lines; the fallback must stay cheap enough for
+    # the proxy's hot path (~30 ms on this machine; the bound leaves room for a loaded CI box).
+    paragraph = ISSUE + "".join(
+        f'  File "/srv/app/mod_{n}.py", line {n * 7}, in handler_{n}\n    value = compute_{n}(item)\n' for n in range(40)
+    )
+    text = "\n\n".join(paragraph.replace("4096", str(4096 + n)) for n in range(30))
+    started = time.perf_counter()
+    result = compress_text_fallback(text, Context(query="upload fails"), keep_ratio=0.6)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.5, elapsed
+    assert not result.lossless and 0.5 * len(text) <= len(result.text) <= 0.63 * len(text)

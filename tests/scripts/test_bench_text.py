@@ -55,3 +55,18 @@ def test_main_prints_the_split_and_all_arms(small_corpus, tmp_path, capsys, monk
     assert bench.main(["--corpus", small_corpus, "--weights", str(tmp_path), "--no-speed"]) == 0
     out = capsys.readouterr().out
     assert "held-out trajectories" in out and "fallback" in out and "random word drop" in out
+
+
+def test_fallback_speed_times_one_long_input(small_corpus) -> None:
+    from pathlib import Path
+
+    cases = bench.load_cases(Path(small_corpus), 0.3)
+    tokens, first, median = bench.fallback_speed(cases, tokens=5000, runs=2)
+    assert 4000 <= tokens <= 5100 and first > 0 and median > 0
+
+
+def test_main_prints_the_fallback_speed_without_a_model(small_corpus, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert bench.main(["--corpus", small_corpus, "--weights", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Fallback on one" in out and "-token input" in out and "no model weights" in out
