@@ -242,10 +242,14 @@ class CacheAligner:
             alignment.pending.append(_state(memo_key, {"front": [[list(p), t] for p, t in front], "told": now_digest, "notes": []}))
             return
         # Replay every note this thread attached to an earlier message, where that message is unchanged.
-        for path, digest, note in state["notes"]:
+        latest_told = False
+        for k, (path, digest, note) in enumerate(state["notes"]):
             target = _note_target(provider, body, tuple(path))
             if target is not None and _message_digest(body, tuple(path)) == digest:
                 _add_note(target, note, edits, suffixes)
+                latest_told = k == len(state["notes"]) - 1
+        if state["notes"] and not latest_told:
+            state["told"] = None  # the message carrying the latest note is gone (compaction, a new branch): tell again
         frozen = [(tuple(p), t) for p, t in state["front"]]
         found = [c for (_, old), (_, new) in zip(frozen, front) for c in changes(old, new)]
         if found and not explained(found):

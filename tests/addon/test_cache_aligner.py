@@ -31,9 +31,9 @@ class Proxy:
         self.memo = DecisionMemo(self.home / "decisions")
         self.aligner = CacheAligner(self.memo, self.options)
 
-    def send(self, provider_path: str, body: dict, now: float, api_key: bool = True, compress_fn=compress) -> tuple[dict, dict]:
+    def send(self, provider_path: str, body: dict, now: float, api_key: bool = True, compress_fn=compress, headers=None) -> tuple[dict, dict]:
         raw = json.dumps(body).encode()
-        request = AlignRequest({}, api_key, now, "test-client")
+        request = AlignRequest(headers or {}, api_key, now, "test-client")
         out, report = rewrite_body(raw, adapter_for(provider_path), self.memo, compress_fn=compress_fn, alignment=(self.aligner, request))
         return json.loads(out), report.cache
 
@@ -140,3 +140,16 @@ def test_responses_instructions_are_kept_and_the_note_rides_on_the_function_outp
     assert all(s["instructions"] == system_at(0) for s in sent)
     assert sent[2]["input"][: len(sent[1]["input"])] == sent[1]["input"]
     assert sent[2]["input"][-1]["output"].startswith("done 1\n\n" + NOTE_HEAD) and "Local time 11:06:07." in sent[2]["input"][-1]["output"]
+
+
+def test_a_compacted_conversation_is_told_the_current_values_again(tmp_path):
+    proxy = Proxy(tmp_path)
+    bodies = anthropic_turns(4)
+    session = {"x-claude-code-session-id": "one-session"}  # what keeps a compacted conversation one thread
+    for turn, body in enumerate(bodies):
+        proxy.send("/v1/messages", body, now=float(turn), headers=session)
+    # the client compacts: the messages that carried the notes are gone, the clock moved on
+    compacted = {**bodies[-1], "system": system_at(9), "messages": [{"role": "user", "content": "Summary so far: two steps done. Continue."}]}
+    forwarded, cache = proxy.send("/v1/messages", compacted, now=10.0, headers=session)
+    assert forwarded["system"] == system_at(0)
+    assert forwarded["messages"][-1]["content"].startswith("Summary so far") and "Local time 12:09:07." in forwarded["messages"][-1]["content"]
