@@ -148,8 +148,9 @@ def test_a_compacted_conversation_is_told_the_current_values_again(tmp_path):
     session = {"x-claude-code-session-id": "one-session"}  # what keeps a compacted conversation one thread
     for turn, body in enumerate(bodies):
         proxy.send("/v1/messages", body, now=float(turn), headers=session)
-    # the client compacts: the messages that carried the notes are gone, the clock moved on
-    compacted = {**bodies[-1], "system": system_at(9), "messages": [{"role": "user", "content": "Summary so far: two steps done. Continue."}]}
+    # the client compacts: the messages that carried the notes are gone (the values were told
+    # on the last turn and have not changed since, yet the model must be told again)
+    compacted = {**bodies[-1], "messages": [{"role": "user", "content": "Summary so far: two steps done. Continue."}]}
     forwarded, cache = proxy.send("/v1/messages", compacted, now=10.0, headers=session)
     assert forwarded["system"] == system_at(0)
-    assert forwarded["messages"][-1]["content"].startswith("Summary so far") and "Local time 12:09:07." in forwarded["messages"][-1]["content"]
+    assert forwarded["messages"][-1]["content"].startswith("Summary so far") and "Local time 10:03:07." in forwarded["messages"][-1]["content"]
