@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "random word drop": lambda t, c, r, i: random_drop(t, r, i),
     }
     if model is not None:
-        arms = {"model (MiniLM + head)": lambda t, c, r, i: tm.compress_text_model(t, c, model, r).text, **arms}
+        arms = {"model (MiniLM + head, term cover)": lambda t, c, r, i: tm.compress_text_model(t, c, model, r).text, **arms}
     split = {"heldout": "held-out trajectories (never trained on)", "dev": "dev trajectories (for tuning)", "train": "TRAINING trajectories",
              "all": "all trajectories (train and held-out)"}[args.split]
     table = Table(title=f"Needle retention on {len(cases)} prose-like corpus outputs "

@@ -50,3 +50,26 @@ def test_committed_model_keeps_facts_and_announces_folds() -> None:
     assert tm.compress_text_model(ISSUE, Context(query="uploads fail"), model, keep_ratio=0.5) == result
     routed = compress(ISSUE, Context(), kind="text")
     assert routed.kind == "text" and "HEADROOM_CHUNK=65536" in routed.text
+
+
+def test_term_worth_is_shape_times_the_heads_score() -> None:
+    scores = [{"the": 0.9, "chunk_size": 0.2, "upload": 0.2}, {"chunk_size": 0.6, "4096": 0.1}]
+    worth = tm.term_worth(scores)
+    mean = sum((0.9, 0.2, 0.2, 0.6, 0.1)) / 5
+    assert worth[0]["the"] == 0.0  # a stopword is worth nothing, however the head scores it
+    assert worth[0]["chunk_size"] == pytest.approx(tm.tf.term_weight("chunk_size") * (tm.SHAPE_FLOOR + 0.2 / mean))
+    assert worth[1]["chunk_size"] > worth[0]["chunk_size"] > worth[0]["upload"]  # the head, then the shape
+    assert tm.term_worth([]) == []
+
+
+@pytest.mark.skipif(tm.load_model() is None, reason="committed head or MiniLM backbone not installed")
+def test_committed_model_counts_each_term_once() -> None:
+    # The same traceback frame twelve times, six distinct facts, the frame twelve times again: a
+    # third of the text holds the frame and every fact (clauses ranked alone kept frames, dropped facts).
+    frame = '  File "/srv/app/storage/upload_handler.py", line 88, in write_chunk\n'
+    facts = [f"worker_{n} stopped after {1000 + n} retries on queue_{n}\n" for n in range(6)]
+    text = frame * 12 + "".join(facts) + frame * 12
+    result = tm.compress_text_model(text, Context(), tm.load_model(), keep_ratio=0.33)
+    assert not result.lossless and len(result.text) <= 0.38 * len(text)
+    assert "upload_handler.py" in result.text
+    assert all(fact.strip() in result.text for fact in facts)
