@@ -80,14 +80,6 @@ class Unit:
     whole_line: bool  # the unit is a full line (folded runs of these count as lines)
 
 
-@dataclass(frozen=True)
-class Features:
-    """Why a unit matters regardless of its statistics."""
-
-    hard: bool  # errors and query terms: always kept
-    structural: int  # how many must-keep rules fire (numbers, identifiers, paths, …)
-
-
 def segment(text: str, clauses: bool = False) -> list[Unit]:
     """Units covering every non-blank stretch of `text`: sentences of prose paragraphs (wrapped
     lines joined, so a sentence across a line break is one unit), whole lines otherwise; with
@@ -158,20 +150,6 @@ def _split_clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def features(text: str, units: Sequence[Unit], context: Context) -> list[Features]:
-    """The must-keep rules for each unit."""
-    terms = query_terms(context.query)
-    out = []
-    for unit in units:
-        chunk = text[unit.start : unit.end]
-        hard = is_error_line(chunk) or mentions(chunk, terms)
-        structural = sum(
-            bool(p.search(chunk)) for p in (_NUMBER, _IDENT, _PATH, _CODE_SPAN, _QUOTED, _NEGATION)
-        )
-        out.append(Features(hard, structural))
-    return out
-
-
 @lru_cache(maxsize=1 << 16)
 def term_weight(term: str) -> float:
     """How likely an agent is to quote `term` back, by its shape alone."""
@@ -236,29 +214,6 @@ def position_bonus(text: str, units: Sequence[Unit]) -> list[float]:
         if gap.count("\n") >= 2:  # a blank line: a new paragraph
             bonus[i] += 0.4
     return bonus
-
-
-def select(costs: Sequence[int], scores: Sequence[float], hard: Sequence[bool], budget: int,
-           length_power: float = 0.5) -> list[bool]:
-    """The units to keep within `budget` chars: hard units first (best first), then the rest by
-    score over cost**length_power, skipping any unit that no longer fits. The budget always
-    holds: a must-keep rule is a strong priority, never an overrun."""
-    keep = [False] * len(costs)
-    spent = 0
-    # A mild length penalty: short dense units first, long ones if they earn it.
-    order = sorted(range(len(costs)), key=lambda i: (not hard[i], -scores[i] / max(costs[i], 20) ** length_power, i))
-    for i in order:
-        if spent + costs[i] <= budget:
-            keep[i] = True
-            spent += costs[i]
-    return keep
-
-
-def fit(text: str, units: Sequence[Unit], scores: Sequence[float], hard: Sequence[bool], keep_ratio: float,
-        length_power: float = 0.5, kind: str = "text") -> Result:
-    """The text cut to about `keep_ratio` of its characters by `select` over `scores`."""
-    costs = [u.end - u.start for u in units]
-    return fit_selection(text, units, keep_ratio, lambda budget: select(costs, scores, hard, budget, length_power), kind)
 
 
 def fit_selection(text: str, units: Sequence[Unit], keep_ratio: float, choose: Callable[[int], Sequence[bool]],
