@@ -25,7 +25,6 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,16 +198,17 @@ class CacheAligner:
             self._breakpoints(body, thread, request.client, units, alignment.edits, report, deltas)
         return alignment
 
-    def observe(self, provider: str, forwarded: Callable[[], dict], alignment: Alignment, edits: list[Edit]) -> None:
-        """Record what was forwarded (`forwarded` parses it, when the edits changed prompt text)
-        and report where it broke the previous forwarded prompt. Only the sections that `edits`
-        touched are rendered again."""
+    def observe(self, provider: str, body: dict, alignment: Alignment, edits: list[Edit]) -> None:
+        """Record what was forwarded (the client's `body` with `edits`) and report where it
+        broke the previous forwarded prompt. Only the sections that `edits` touched are
+        rebuilt (from the parsed body, not by parsing what was sent) and rendered again."""
         report, thread_key = alignment.report, alignment.thread
         units = alignment.units
-        dirty = {_section(e.path) for e in edits if not _instruction_only(e)}
-        if dirty:
+        prompt_edits = [e for e in edits if not _instruction_only(e)]
+        if prompt_edits:
+            dirty = {_section(e.path) for e in prompt_edits}
             reuse = {k: v for k, v in sections(units).items() if k not in dirty}
-            units = prompt_units(provider, forwarded(), reuse)
+            units = prompt_units(provider, with_edits(body, prompt_edits), reuse)
         with self._lock:
             thread = self._threads.get(thread_key)
             if thread is None:
@@ -390,6 +390,33 @@ def _at(body: Any, path: Path) -> Any:
     return body
 
 
+def with_edits(body: dict, edits: list[Edit]) -> dict:
+    """The parsed body as it goes out after `edits`: the top level and the containers on the
+    way to each edit are copied, everything else is shared with `body` (no deep copy)."""
+    out = dict(body)
+    copied: set[Path] = {()}
+
+    def container(path: Path) -> Any:
+        node = out
+        for depth, step in enumerate(path):
+            child = node[step]
+            if path[: depth + 1] not in copied:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                node[step] = child
+                copied.add(path[: depth + 1])
+            node = child
+        return node
+
+    for edit in edits:
+        if isinstance(edit, Replacement):
+            container(edit.path[:-1])[edit.path[-1]] = edit.text
+        elif isinstance(edit, Append):
+            container(edit.path).append(json.loads(edit.literal))
+        else:
+            container(edit.path)[edit.key] = json.loads(edit.literal)
+    return out
+
+
 def _section(path: Path) -> tuple:
     return path[:2] if len(path) > 1 and isinstance(path[1], int) else path[:1]
 
@@ -407,8 +434,11 @@ def _light(units: list[PromptUnit]) -> list[PromptUnit]:
 
 
 def _describe(found: PrefixBreak) -> dict:
-    explained_by = [c.kind for c in changes(found.old_text, found.new_text)] if found.old_text and found.new_text else []
-    cause = next((k for k in explained_by if k), "edit" if found.new_text else "cut")
+    if found.cut:
+        cause = "cut"
+    else:  # front units keep their text, so a changed value or snapshot there is named
+        explained_by = [c.kind for c in changes(found.old_text, found.new_text)] if found.old_text and found.new_text else []
+        cause = next((k for k in explained_by if k), "edit")
     return {"at": found.label, "tokens": found.tokens, "of": found.of_tokens, "cause": cause}
 
 

@@ -45,6 +45,7 @@ class PrefixBreak:
     of_tokens: int  # ≈ tokens of the previous prompt (what could have been read)
     old_text: str
     new_text: str
+    cut: bool = False  # the prompt ends before the previous one did (compaction, a new branch)
 
 
 def without_cache_control(value: Any) -> Any:
@@ -63,11 +64,38 @@ def _label(path: tuple) -> str:
     return out
 
 
+# The front (tools, system prompt, instructions) is rendered to text, to explain a change in it;
+# conversation units only get a fingerprint, which costs no re-serialisation of large tool outputs.
+_RENDERED = ("tools", "system", "instructions", "systemInstruction")
+
+
 def _unit(path: tuple, value: Any) -> PromptUnit:
-    text = value if isinstance(value, str) else json.dumps(without_cache_control(value), ensure_ascii=False, sort_keys=True)
     label = _label(path)
-    # in-process identity only (units are never persisted): Python's string hash is enough
-    return PromptUnit(label, text, f"{hash((label, text)):x}", len(text), path)
+    if path[0] in _RENDERED:
+        text = value if isinstance(value, str) else json.dumps(without_cache_control(value), ensure_ascii=False, sort_keys=True)
+        # in-process identity only (units are never persisted): Python's string hash is enough
+        return PromptUnit(label, text, f"{hash((label, text)):x}", len(text), path)
+    digest, chars = _fingerprint(value)
+    return PromptUnit(label, "", f"{hash((label, digest)):x}", chars, path)
+
+
+def _fingerprint(value: Any) -> tuple[int, int]:
+    """An in-process hash of a parsed value (keys in any order, `cache_control` left out) and
+    about how many characters it renders to, without rendering it."""
+    if isinstance(value, str):
+        return hash(value), len(value) + 2
+    if isinstance(value, dict):
+        parts, chars = [], 2
+        for key, item in value.items():
+            if key != "cache_control":
+                digest, size = _fingerprint(item)
+                parts.append((key, digest))
+                chars += len(key) + size + 4
+        return hash(("{", tuple(sorted(parts)))), chars
+    if isinstance(value, list):
+        pairs = [_fingerprint(item) for item in value]
+        return hash(("[", tuple(d for d, _ in pairs))), 2 + sum(n + 2 for _, n in pairs)
+    return hash((type(value).__name__, value)), len(str(value))
 
 
 def prompt_units(provider: str, body: dict, reuse: dict[tuple, list[PromptUnit]] | None = None) -> list[PromptUnit]:
@@ -115,7 +143,8 @@ def prompt_units(provider: str, body: dict, reuse: dict[tuple, list[PromptUnit]]
 def _message_units(i: int, message: Any) -> list[PromptUnit]:
     content = message.get("content") if isinstance(message, dict) else None
     if isinstance(content, list):
-        return [_unit(("messages", i, "content", k), {"role": message.get("role"), **b} if isinstance(b, dict) else b) for k, b in enumerate(content)]
+        role = message.get("role")
+        return [_unit(("messages", i, "content", k), {"role": role, **b} if isinstance(b, dict) else b) for k, b in enumerate(content)]
     return [_unit(("messages", i), without_cache_control(message))]
 
 
@@ -141,7 +170,7 @@ def prefix_break(previous: list[PromptUnit], current: list[PromptUnit]) -> Prefi
         tokens += old.tokens
     if len(current) < len(previous):  # the conversation was cut (compaction, a new branch)
         cut = previous[len(current)]
-        return PrefixBreak(cut.label, tokens, total_tokens(previous), cut.text, "")
+        return PrefixBreak(cut.label, tokens, total_tokens(previous), cut.text, "", cut=True)
     return None
 
 

@@ -188,7 +188,7 @@ def rewrite_body(
         memo.put(key, decision)
     if aligned is not None and alignment is not None:
         try:
-            alignment[0].observe(adapter.name, lambda: json.loads(out), aligned, replacements)
+            alignment[0].observe(adapter.name, document, aligned, replacements)
         except Exception as e:
             report.errors.append(f"cache aligner: {type(e).__name__}: {e}")
         report.cache = aligned.report.as_dict()

@@ -154,3 +154,20 @@ def test_a_compacted_conversation_is_told_the_current_values_again(tmp_path):
     forwarded, cache = proxy.send("/v1/messages", compacted, now=10.0, headers=session)
     assert forwarded["system"] == system_at(0)
     assert forwarded["messages"][-1]["content"].startswith("Summary so far") and "Local time 10:03:07." in forwarded["messages"][-1]["content"]
+
+
+def test_with_edits_builds_what_splice_sends_without_touching_the_body():
+    from addon.cache_aligner import with_edits
+    from addon.json_splice import AddMember, Append, Replacement, splice
+
+    body = anthropic_turns(3)[-1] | {"tools": [{"name": "Bash", "input_schema": {"type": "object"}}]}
+    before = json.dumps(body)
+    edits = [
+        Replacement(("messages", 2, "content", 0, "content"), "folded"),
+        Append(("messages", 4, "content"), '{"type":"text","text":"note"}'),
+        Append(("tools",), '{"name":"headroom_retrieve","input_schema":{"type":"object"}}'),
+        AddMember(("messages", 4, "content", 0), "cache_control", '{"type":"ephemeral"}'),
+        AddMember((), "prompt_cache_key", '"k"'),
+    ]
+    assert with_edits(body, edits) == json.loads(splice(before, edits))
+    assert json.dumps(body) == before
