@@ -36,7 +36,7 @@ from addon.dynamic_fields import changes, explained, scan, skeleton
 from addon.flow_record import session_key
 from addon.json_splice import Append, Edit, Path, Replacement
 from addon.json_splice import AddMember
-from addon.prompt_units import PrefixBreak, PromptUnit, estimate, prefix_break, prompt_units, sections, total_tokens
+from addon.prompt_units import PrefixBreak, PromptUnit, estimate, prefix_break, prompt_units, sections, total_tokens, without_cache_control
 
 MOVABLE = ("anthropic", "openai_chat", "openai_responses")
 THREADS = 2048  # threads remembered in memory (previous prompt, turn gaps)
@@ -126,6 +126,7 @@ class _Thread:
     gaps: deque = field(default_factory=lambda: deque(maxlen=GAP_HISTORY))
     turns: deque = field(default_factory=lambda: deque(maxlen=GAP_HISTORY))  # (cached, new) ≈ tokens
     ttl: str = TTL_5M  # the TTL this thread's breakpoints get now
+    notes_seen: set = field(default_factory=set)  # notes whose message was in the previous request
 
 
 class CacheAligner:
@@ -142,7 +143,7 @@ class CacheAligner:
     def inherit(self, other: CacheAligner) -> None:
         """Keep another aligner's in-memory threads and gaps (options changed at run time)."""
         with other._lock:
-            self._threads, self._client_gaps = other._threads, other._client_gaps
+            self._threads, self._client_gaps, self._lock = other._threads, other._client_gaps, other._lock
 
     # ---- evidence for TTL choice ---------------------------------------------------------
 
@@ -156,13 +157,13 @@ class CacheAligner:
             return {client: list(gaps) for client, gaps in self._client_gaps.items()}
 
     def ttl_choice(self, thread: _Thread, client: str, units: list[PromptUnit]) -> TtlChoice:
-        gaps = list(thread.gaps)
-        if len(gaps) < MIN_GAPS:  # too little of this thread yet: its client's other threads (this one included)
-            with self._lock:
+        with self._lock:  # observe() appends to these from another worker
+            gaps, turns = list(thread.gaps), list(thread.turns)
+            if len(gaps) < MIN_GAPS:  # too little of this thread yet: its client's other threads (this one included)
                 gaps = list(self._client_gaps.get(client, ()))
-        if thread.turns:
-            cached = sum(c for c, _ in thread.turns) / len(thread.turns)
-            new = sum(n for _, n in thread.turns) / len(thread.turns)
+        if turns:
+            cached = sum(c for c, _ in turns) / len(turns)
+            new = sum(n for _, n in turns) / len(turns)
         else:
             new = units[-1].tokens if units else 0
             cached = total_tokens(units) - new
@@ -188,12 +189,16 @@ class CacheAligner:
                 self._client_gaps.setdefault(request.client, deque(maxlen=CLIENT_GAP_HISTORY)).append(gap)
             thread.last_seen = request.now
             previous = thread.client_units
-            thread.client_units = _light(units)
-        if previous and (found := prefix_break(previous, units)) is not None:
+            thread.client_units = units
+        # A Responses request chained by previous_response_id carries only its new items: it
+        # cannot be compared with the last one, and earlier items are not in it to carry notes.
+        chained = bool(body.get("previous_response_id"))
+        if previous and not chained and (found := prefix_break(previous, units)) is not None:
             report.client_break = _describe(found)
         alignment = Alignment([], [], report, key, units)
         if request.api_key and provider in self.options.move:
-            self._move(provider, body, alignment)
+            unchanged_before = 0 if chained or not previous else _first_changed_message(previous, units)
+            self._move(provider, body, alignment, thread, unchanged_before, chained)
         if request.api_key and provider == "anthropic":
             self._breakpoints(body, thread, request.client, units, alignment.edits, report, deltas)
         return alignment
@@ -213,7 +218,7 @@ class CacheAligner:
             thread = self._threads.get(thread_key)
             if thread is None:
                 return
-            previous, thread.forwarded_units = thread.forwarded_units, _light(units)
+            previous, thread.forwarded_units = thread.forwarded_units, units
         if previous:
             found = prefix_break(previous, units)
             report.prefix_break = _describe(found) if found else None
@@ -229,7 +234,9 @@ class CacheAligner:
 
     # ---- moving changed values ------------------------------------------------------------
 
-    def _move(self, provider: str, body: dict, alignment: Alignment) -> None:
+    def _move(self, provider: str, body: dict, alignment: Alignment, thread: _Thread, unchanged_before: int, chained: bool = False) -> None:
+        """`unchanged_before`: messages before this index are as in the thread's previous
+        request, so a note seen there on such a message needs no digest check."""
         front = front_strings(provider, body)
         if not front:
             return
@@ -239,21 +246,29 @@ class CacheAligner:
         state = json.loads(known.text) if known is not None and known.text else None
         now_digest = _digest(front)
         if state is None or [tuple(p) for p, _ in state["front"]] != [p for p, _ in front]:
+            thread.notes_seen = set()
             alignment.pending.append(_state(memo_key, {"front": [[list(p), t] for p, t in front], "told": now_digest, "notes": []}))
             return
-        # Replay every note this thread attached to an earlier message, where that message is unchanged.
-        latest_told = False
-        for k, (path, digest, note) in enumerate(state["notes"]):
-            target = _note_target(provider, body, tuple(path))
-            if target is not None and _message_digest(body, tuple(path)) == digest:
-                _add_note(target, note, edits, suffixes)
-                latest_told = k == len(state["notes"]) - 1
-        if state["notes"] and not latest_told:
-            state["told"] = None  # the message carrying the latest note is gone (compaction, a new branch): tell again
         frozen = [(tuple(p), t) for p, t in state["front"]]
         found = [c for (_, old), (_, new) in zip(frozen, front) for c in changes(old, new)]
         if found and not explained(found):
-            return  # a real edit with the same skeleton (rare): forward it as the client sent it
+            # A real edit with the same skeleton (rare): forward it as sent and start again from
+            # it; the prefix breaks at the system prompt, so earlier notes need not be kept.
+            alignment.pending.append(_state(memo_key, {"front": [[list(p), t] for p, t in front], "told": now_digest, "notes": []}))
+            thread.notes_seen = set()
+            return
+        # Replay every note this thread attached to an earlier message, where that message is unchanged.
+        latest_told, seen = False, set()
+        for k, (path, digest, note) in enumerate(state["notes"] if not chained else []):
+            target = _note_target(provider, body, tuple(path))
+            same = k in thread.notes_seen and path[1] < unchanged_before
+            if target is not None and (same or _message_digest(body, tuple(path)) == digest):
+                _add_note(target, note, edits, suffixes)
+                seen.add(k)
+                latest_told = k == len(state["notes"]) - 1
+        thread.notes_seen = seen
+        if state["notes"] and not latest_told and not chained:
+            state["told"] = None  # the message carrying the latest note is gone (compaction, a new branch): tell again
         keep_front = [Replacement(path, old) for (path, old), (_, new) in zip(frozen, front) if old != new]
         if now_digest != state["told"]:
             anchor = _last_message_path(provider, body)
@@ -263,6 +278,7 @@ class CacheAligner:
             note = _note_text(found)
             _add_note(target, note, edits, suffixes)
             state["notes"].append([list(anchor), _message_digest(body, anchor), note])
+            thread.notes_seen.add(len(state["notes"]) - 1)
             state["told"] = now_digest
             alignment.pending.append(_state(memo_key, state))
         edits.extend(keep_front)
@@ -282,10 +298,11 @@ class CacheAligner:
             # Go to 1 hour only while the cache is warm (the last gap was short): then only the new
             # tokens are written at 2x. Right after a long gap the whole prefix is written again,
             # and writing it at 2x is a bet on a future turn that may never come.
-            warm = not thread.gaps or thread.gaps[-1] <= 300
-            if choice.ttl == TTL_5M or warm:
-                thread.ttl = choice.ttl
-            ttl = thread.ttl
+            with self._lock:
+                warm = not thread.gaps or thread.gaps[-1] <= 300
+                if choice.ttl == TTL_5M or warm:
+                    thread.ttl = choice.ttl
+                ttl = thread.ttl
             report.ttl_reason = choice.reason + ("" if ttl == choice.ttl else "; waiting for a warm cache to switch")
         placed = cache_breakpoints.Placement([])
         if self.options.breakpoints:
@@ -377,7 +394,20 @@ def _state(memo_key: str, state: dict) -> tuple[str, Decision]:
 
 
 def _message_digest(body: dict, path: Path) -> str:
-    return content_key(json.dumps(_at(body, path), sort_keys=True, ensure_ascii=False))
+    """A message's identity across restarts; its breakpoints (which clients move) left out."""
+    return content_key(json.dumps(without_cache_control(_at(body, path)), sort_keys=True, ensure_ascii=False))
+
+
+def _first_changed_message(previous: list[PromptUnit], current: list[PromptUnit]) -> int:
+    """The index of the first message (or input item) that differs from the previous request's."""
+    old = [u for u in previous if u.label.startswith(("messages", "input", "contents"))]
+    new = [u for u in current if u.label.startswith(("messages", "input", "contents"))]
+    for a, b in zip(old, new):
+        if a.digest != b.digest:
+            return int(b.path[1]) if len(b.path) > 1 and isinstance(b.path[1], int) else 0
+    if len(new) < len(old):
+        return int(old[len(new)].path[1]) if len(old[len(new)].path) > 1 else 0
+    return 1 << 30
 
 
 def _digest(front: list[tuple[Path, str]]) -> str:
@@ -426,11 +456,6 @@ def _instruction_only(edit: Edit) -> bool:
     if isinstance(edit, AddMember):
         return edit.key == "cache_control" or (edit.key == "ttl" and edit.path[-1:] == ("cache_control",))
     return isinstance(edit, Replacement) and edit.path[-2:] == ("cache_control", "ttl")
-
-
-def _light(units: list[PromptUnit]) -> list[PromptUnit]:
-    """Units to remember: front texts kept (to explain a break), message texts dropped."""
-    return [u if not u.label.startswith(("messages", "input", "contents")) else PromptUnit(u.label, "", u.digest, u.chars, u.path) for u in units]
 
 
 def _describe(found: PrefixBreak) -> dict:

@@ -106,17 +106,29 @@ def changes(old: str, new: str) -> list[Change]:
 
 
 def _classify(was: tuple[str, ...], now: tuple[str, ...]) -> str | None:
+    """What explains a changed run: its lines pair up as the same line with other dynamic
+    values, and whatever does not pair is snapshot lines (git status, a listing); else None."""
     if len(was) > MAX_NOTE_LINES or len(now) > MAX_NOTE_LINES:
         return None
-    if was and now and len(was) == len(now) and all(normalise(a) == normalise(b) for a, b in zip(was, now)):
-        kinds = [f.kind for line in now for f in scan(line)]
-        return kinds[0] if kinds else None
-    lines = [line for line in was + now if line.strip()]
-    if lines and all(_GIT_LINE.match(line) for line in lines):
-        return "git_status"
-    if lines and all(_PATH_LINE.match(line) for line in lines):
-        return "listing"
-    return None
+    unpaired = [line for line in was if line.strip()]
+    kinds: list[str] = []
+    leftover: list[str] = []
+    for line in (line for line in now if line.strip()):
+        shape = normalise(line)
+        twin = next((i for i, old in enumerate(unpaired) if old != line and normalise(old) == shape), None)
+        if twin is None:
+            leftover.append(line)
+        else:
+            del unpaired[twin]
+            kinds += [f.kind for f in scan(line)]
+    leftover += unpaired
+    if leftover and all(_GIT_LINE.match(line) for line in leftover):
+        kinds.append("git_status")
+    elif leftover and all(_PATH_LINE.match(line) for line in leftover):
+        kinds.append("listing")
+    elif leftover:
+        return None
+    return kinds[0] if kinds else None
 
 
 def explained(found: list[Change]) -> bool:

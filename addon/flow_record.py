@@ -23,6 +23,7 @@ from typing import Any
 from addon.dynamic_fields import skeleton
 from addon.ledger import LedgerRow, SegmentFigures
 from addon.pricing import PricingTable, request_cost, segment_saving
+from addon.prompt_units import without_cache_control
 from addon.retrieve_tool import TOOL_NAME
 from addon.usage import Usage, parse_usage, parse_usage_bytes
 
@@ -87,10 +88,21 @@ def session_key(provider: str, headers: dict[str, str], body: dict | None) -> st
     if isinstance(body.get("prompt_cache_key"), str) and body["prompt_cache_key"]:
         return f"cache-key:{_digest(body['prompt_cache_key'])}"
     system, first = _opening(provider, body)
-    # The skeleton (dynamic values and snapshot lines taken out): a clock in the system prompt
-    # must not make every turn a conversation of its own.
-    as_text = lambda value: skeleton(json.dumps(value, sort_keys=True, ensure_ascii=False))[:OPENING_CHARS]  # noqa: E731
-    return f"prompt:{_digest(provider, as_text(system), as_text(first))}"
+    return f"prompt:{_digest(provider, _opening_text(system), _opening_text(first))}"
+
+
+def _opening_text(value: Any) -> str:
+    """The first OPENING_CHARS of a prompt part without its dynamic values and snapshot lines
+    (`dynamic_fields.skeleton`): a clock in the system prompt, or a breakpoint the client moves,
+    must not make every turn a conversation of its own."""
+    if isinstance(value, str):
+        text = value
+    else:  # structured: lines as lines, so snapshot lines are recognised
+        text = json.dumps(without_cache_control(value), sort_keys=True, ensure_ascii=False).replace("\\n", "\n")
+    head = text[: 2 * OPENING_CHARS]
+    if len(text) > len(head) and "\n" in head:
+        head = head.rsplit("\n", 1)[0]  # whole lines only: a value cut in two would not be recognised
+    return skeleton(head)[:OPENING_CHARS]
 
 
 def answers_retrieve(provider: str, body: dict | None) -> bool:

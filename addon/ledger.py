@@ -60,7 +60,6 @@ CREATE TABLE IF NOT EXISTS requests (
     client TEXT, thread TEXT, cache_ttl TEXT, prefix_break_tokens INTEGER, cache TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
-PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 
@@ -167,12 +166,27 @@ def connect(path: Path) -> sqlite3.Connection:
         raise LedgerError(f"{path} was written by a newer Headroom (schema {version}); update Headroom or move the file away")
     db.execute("PRAGMA journal_mode = WAL")
     if version < SCHEMA_VERSION:
-        db.executescript(_SCHEMA)  # a new file; an older one keeps its rows and gains the new columns
-        present = {r[1] for r in db.execute("PRAGMA table_info(requests)")}
-        for name, kind in _ADDED.items():
-            if name not in present:
-                db.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
+        _migrate(db)
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create the table, or give an older one the new columns, and only then mark the schema
+    version, in one transaction: a crash or a second process midway leaves it as it was."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # not done meanwhile by another process
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            present = {r[1] for r in db.execute("PRAGMA table_info(requests)")}
+            for name, kind in _ADDED.items():
+                if name not in present:
+                    db.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def read_rows(path: Path, since: float | None = None) -> list[LedgerRow]:

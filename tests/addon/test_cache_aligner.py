@@ -171,3 +171,53 @@ def test_with_edits_builds_what_splice_sends_without_touching_the_body():
     ]
     assert with_edits(body, edits) == json.loads(splice(before, edits))
     assert json.dumps(body) == before
+
+
+def test_a_client_moving_its_own_breakpoint_keeps_the_notes_and_the_prefix(tmp_path):
+    """Clients (the SDKs, Claude Code) put cache_control on their last block and move it each
+    turn: the note's message must still be recognised, or the note would vanish and break the prefix."""
+    proxy = Proxy(tmp_path, AlignOptions(move=ALL, breakpoints=False))
+    previous = None
+    for turn, body in enumerate(anthropic_turns(6)):
+        last = body["messages"][-1]
+        if isinstance(last["content"], list):
+            last["content"][-1]["cache_control"] = {"type": "ephemeral"}
+        forwarded, cache = proxy.send("/v1/messages", body, now=float(turn))
+        units = prompt_units("anthropic", forwarded)
+        if previous is not None:
+            assert prefix_break(previous, units) is None, f"turn {turn}"
+            assert "prefix_break" not in cache
+        previous = units
+    notes = [b for m in forwarded["messages"] if isinstance(m["content"], list) for b in m["content"] if b.get("type") == "text"]
+    assert len(notes) == 5  # one per change, none told twice
+
+
+def test_a_changed_date_beside_a_grown_listing_is_still_moved(tmp_path):
+    proxy = Proxy(tmp_path)
+    listing = ["src/app.py", "src/util.py"]
+
+    def system(turn: int) -> str:
+        return system_at(turn * 7) + "Files:\n" + "\n".join(listing) + "\n"
+
+    bodies = anthropic_turns(3)
+    first = system(0)
+    proxy.send("/v1/messages", {**bodies[0], "system": first}, now=1.0)
+    listing.append("src/new_module.py")
+    forwarded, cache = proxy.send("/v1/messages", {**bodies[1], "system": system(1)}, now=2.0)
+    assert forwarded["system"] == first and cache["moved"] == ["date", "listing"]
+    assert "src/new_module.py" in forwarded["messages"][-1]["content"][-1]["text"]
+
+
+def test_responses_chained_by_previous_response_id_are_told_once_per_change(tmp_path):
+    proxy = Proxy(tmp_path)
+    first = {"model": "gpt-5", "instructions": system_at(0), "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]}]}
+    session = {"session_id": "codex-session"}  # what ties chained requests to one conversation
+    proxy.send("/v1/responses", first, now=1.0, headers=session)
+    outputs = []
+    for turn in (1, 2):
+        body = {"model": "gpt-5", "instructions": system_at(3), "previous_response_id": f"resp_{turn}",
+                "input": [{"type": "function_call_output", "call_id": f"c{turn}", "output": f"done {turn}"}]}
+        forwarded, cache = proxy.send("/v1/responses", body, now=1.0 + turn, headers=session)
+        outputs.append(forwarded["input"][-1]["output"])
+        assert forwarded["instructions"] == system_at(0) and "client_break" not in cache
+    assert NOTE_HEAD in outputs[0] and outputs[1] == "done 2"  # told once; the next request chains on it

@@ -45,3 +45,10 @@ def test_a_listing_that_changes_is_a_snapshot_but_a_sentence_is_not():
     assert [c.kind for c in changes(before, after)] == ["listing"]
     assert [c.kind for c in changes("x\nHello.\n", "x\nGoodbye.\n")] == [None]
     assert changes("same", "same") == []
+
+
+def test_a_changed_value_next_to_a_new_snapshot_line_is_one_explained_run():
+    found = changes("Rules.\nToday: 2025-11-25\n", "Rules.\nToday: 2025-11-26\nsrc/new_module.py\n")
+    assert len(found) == 1 and len(found[0].new_lines) == 2  # difflib makes it one run of 1 → 2 lines
+    assert explained(found) and found[0].kind == "date"
+    assert not explained(changes("Rules.\nToday: 2025-11-25\n", "Rules.\nToday: 2025-11-26\nBe careful.\n"))
