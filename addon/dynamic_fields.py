@@ -61,18 +61,28 @@ class Change:
     new_start: int  # character offset of the run in the new text
 
 
-def scan(text: str) -> list[DynamicField]:
-    """Dynamic-looking values in text, in order, none overlapping (the most specific wins)."""
+# All patterns in one pass: at each position the first alternative that matches wins, and
+# PATTERNS lists the most specific first (a datetime is not also a date and a time).
+_ANY = re.compile("|".join(f"(?P<k{i}>{pattern.pattern})" for i, (_, pattern) in enumerate(PATTERNS)))
+_KINDS = {f"k{i}": kind for i, (kind, _) in enumerate(PATTERNS)}
+
+
+# Every kind holds a digit: only lines with one are searched (prose lines are most of a prompt).
+_DIGIT = re.compile(r"\d")
+
+
+@lru_cache(maxsize=64)  # the same system prompt is scanned for the report, the thread key and the diff
+def scan(text: str) -> tuple[DynamicField, ...]:
+    """Dynamic-looking values in text, in order, none overlapping."""
     found: list[DynamicField] = []
-    taken: list[tuple[int, int]] = []
-    for kind, pattern in PATTERNS:
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if any(start < e and s < end for s, e in taken):
-                continue
-            taken.append((start, end))
-            found.append(DynamicField(kind, start, end, match.group()))
-    return sorted(found, key=lambda f: f.start)
+    pos = 0
+    while (digit := _DIGIT.search(text, pos)) is not None:
+        start = text.rfind("\n", 0, digit.start()) + 1
+        end = text.find("\n", digit.start())
+        end = len(text) if end < 0 else end
+        found += [DynamicField(_KINDS[m.lastgroup or ""], m.start(), m.end(), m.group()) for m in _ANY.finditer(text, start, end)]
+        pos = end + 1
+    return tuple(found)
 
 
 def normalise(text: str) -> str:
@@ -92,15 +102,25 @@ def changes(old: str, new: str) -> list[Change]:
     if old == new:
         return []
     old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    offsets = [0]
-    for line in new_lines:
+    # The lines both versions start and end with are equal: only the middle goes to difflib
+    # (a long system prompt with one clock line changed is a one-line diff, not a 400-line one).
+    head = 0
+    while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old_lines), len(new_lines)) - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
+    old_mid, new_mid = old_lines[head : len(old_lines) - tail], new_lines[head : len(new_lines) - tail]
+    offset = sum(len(line) for line in new_lines[:head])
+    offsets = [offset]
+    for line in new_mid:
         offsets.append(offsets[-1] + len(line))
     out = []
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, old_mid, new_mid, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        was, now = tuple(old_lines[i1:i2]), tuple(new_lines[j1:j2])
+        was, now = tuple(old_mid[i1:i2]), tuple(new_mid[j1:j2])
         out.append(Change(_classify(was, now), was, now, offsets[j1]))
     return out
 

@@ -72,7 +72,12 @@ _RENDERED = ("tools", "system", "instructions", "systemInstruction")
 def _unit(path: tuple, value: Any) -> PromptUnit:
     label = _label(path)
     if path[0] in _RENDERED:
-        text = value if isinstance(value, str) else json.dumps(without_cache_control(value), ensure_ascii=False, sort_keys=True)
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, dict) and value.get("type") == "text" and set(value) <= {"type", "text", "cache_control"}:
+            text = value.get("text") or ""  # a plain text block is its text: its lines can be diffed
+        else:
+            text = json.dumps(without_cache_control(value), ensure_ascii=False, sort_keys=True)
         # in-process identity only (units are never persisted): Python's string hash is enough
         return PromptUnit(label, text, f"{hash((label, text)):x}", len(text), path)
     digest, chars = _fingerprint(value)
