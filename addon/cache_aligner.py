@@ -34,9 +34,19 @@ from addon.cache_ttl import MIN_GAPS, TTL_1H, TTL_5M, TtlChoice, choose_ttl
 from addon.decision_memo import Decision, DecisionMemo, content_key
 from addon.dynamic_fields import changes, explained, scan, skeleton
 from addon.flow_record import session_key
-from addon.json_splice import Append, Edit, Path, Replacement
+from addon.json_splice import Append, Edit, Path, Replacement, value_at
 from addon.json_splice import AddMember
-from addon.prompt_units import PrefixBreak, PromptUnit, estimate, prefix_break, prompt_units, sections, total_tokens, without_cache_control
+from addon.prompt_units import (
+    PrefixBreak,
+    PromptUnit,
+    estimate,
+    prefix_break,
+    prompt_units,
+    section_of,
+    sections,
+    total_tokens,
+    without_cache_control,
+)
 
 MOVABLE = ("anthropic", "openai_chat", "openai_responses")
 THREADS = 2048  # threads remembered in memory (previous prompt, turn gaps)
@@ -211,7 +221,7 @@ class CacheAligner:
         units = alignment.units
         prompt_edits = [e for e in edits if not _instruction_only(e)]
         if prompt_edits:
-            dirty = {_section(e.path) for e in prompt_edits}
+            dirty = {section_of(e.path) for e in prompt_edits}
             reuse = {k: v for k, v in sections(units).items() if k not in dirty}
             units = prompt_units(provider, with_edits(body, prompt_edits), reuse)
         with self._lock:
@@ -307,7 +317,8 @@ class CacheAligner:
         placed = cache_breakpoints.Placement([])
         if self.options.breakpoints:
             sizes = {u.path: u.chars for u in units}
-            placed = cache_breakpoints.place(body, ttl, self.rules.min_cacheable(body.get("model")), self.rules.max_breakpoints, deltas, sizes)
+            min_tokens = self.rules.min_cacheable(body.get("model"))
+            placed = cache_breakpoints.place(body, ttl, min_tokens, self.rules.max_breakpoints, deltas, sizes, self.rules.lookback_blocks)
         if placed.added:
             report.breakpoints, report.ttl = placed.added, ttl
         elif ttl == TTL_1H and mode != "client":
@@ -358,7 +369,7 @@ def _note_target(provider: str, body: dict, path: Path) -> tuple[str, Path, str]
     """How a note goes into the message at `path`: ("append", list path, part type) or
     ("suffix", string path, "")."""
     try:
-        message = _at(body, path)
+        message = value_at(body, path)
     except (KeyError, IndexError, TypeError):
         return None
     if not isinstance(message, dict):
@@ -395,7 +406,7 @@ def _state(memo_key: str, state: dict) -> tuple[str, Decision]:
 
 def _message_digest(body: dict, path: Path) -> str:
     """A message's identity across restarts; its breakpoints (which clients move) left out."""
-    return content_key(json.dumps(without_cache_control(_at(body, path)), sort_keys=True, ensure_ascii=False))
+    return content_key(json.dumps(without_cache_control(value_at(body, path)), sort_keys=True, ensure_ascii=False))
 
 
 def _first_changed_message(previous: list[PromptUnit], current: list[PromptUnit]) -> int:
@@ -412,12 +423,6 @@ def _first_changed_message(previous: list[PromptUnit], current: list[PromptUnit]
 
 def _digest(front: list[tuple[Path, str]]) -> str:
     return hashlib.sha256("\x00".join(t for _, t in front).encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def _at(body: Any, path: Path) -> Any:
-    for step in path:
-        body = body[step]
-    return body
 
 
 def with_edits(body: dict, edits: list[Edit]) -> dict:
@@ -445,10 +450,6 @@ def with_edits(body: dict, edits: list[Edit]) -> dict:
         else:
             container(edit.path)[edit.key] = json.loads(edit.literal)
     return out
-
-
-def _section(path: Path) -> tuple:
-    return path[:2] if len(path) > 1 and isinstance(path[1], int) else path[:1]
 
 
 def _instruction_only(edit: Edit) -> bool:
@@ -491,8 +492,3 @@ def _dynamic_fields(units: list[PromptUnit]) -> list[dict]:
                 out.append({"kind": f["kind"], "at": unit.label, "tokens": tokens + estimate(unit.text[: f["offset"]])})
         tokens += estimate(unit.text)
     return out
-
-
-def value_at(body: Any, path: Path) -> Any:
-    """The value at a path of a parsed body."""
-    return _at(body, path)

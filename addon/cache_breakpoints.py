@@ -9,7 +9,7 @@ four, each only where the prefix before it reaches the model's minimum cacheable
 1. the end of the static front: the last system block when `system` is a list of blocks,
    else the last tool (a string `system` is never turned into blocks: `system` is not touched);
 2. the last block of the conversation, which the next turn reads;
-3. and 4. blocks about 15 and 30 blocks before it, so a turn that added more than 20 blocks
+3. and 4. blocks about 15 and 30 blocks before it (the lookback less a margin), so a turn that added more than 20 blocks
    (parallel tool calls) still finds the previous turn's entry within a lookback.
 
 A breakpoint is an instruction, not prompt text: adding one changes no cached byte. Thinking
@@ -23,9 +23,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from addon.json_splice import AddMember, Edit, Path, Replacement
+from addon.json_splice import AddMember, Edit, Path, Replacement, value_at
 
-SPACING = 15  # blocks between the conversation's breakpoints (the lookback is ~20)
+LOOKBACK_MARGIN = 5  # breakpoints are spaced this many blocks inside the provider's lookback
 CHARS_PER_TOKEN = 4
 _UNMARKABLE = {"thinking", "redacted_thinking"}
 
@@ -68,7 +68,13 @@ def control_literal(ttl: str) -> str:
 
 
 def place(
-    body: dict, ttl: str, min_tokens: int, max_breakpoints: int = 4, deltas: dict[Path, int] | None = None, sizes: dict[Path, int] | None = None
+    body: dict,
+    ttl: str,
+    min_tokens: int,
+    max_breakpoints: int = 4,
+    deltas: dict[Path, int] | None = None,
+    sizes: dict[Path, int] | None = None,
+    lookback: int = 20,
 ) -> Placement:
     """Breakpoints for a body that has none (see the module docstring); none if it has some.
     `deltas` corrects the size of message blocks that compression shortened (chars, by block
@@ -114,7 +120,7 @@ def place(
         if at is None:
             break
         chosen.append((blocks[at][0], blocks[at][1]))  # type: ignore[arg-type]
-        target = at - SPACING
+        target = at - (lookback - LOOKBACK_MARGIN)
     if front is not None:
         chosen.append(front)
     edits: list[Edit] = [
@@ -126,7 +132,7 @@ def place(
 def raise_to_1h(body: dict) -> Placement:
     """Raise the client's 5-minute breakpoints to 1 hour, unless it set any TTL itself."""
     paths = client_breakpoints(body)
-    controls = [_at(body, path)["cache_control"] for path in paths]
+    controls = [value_at(body, path)["cache_control"] for path in paths]
     if not paths or any("ttl" in control and control.get("ttl") not in ("5m",) for control in controls):
         return Placement([])
     edits: list[Edit] = []
@@ -136,9 +142,3 @@ def raise_to_1h(body: dict) -> Placement:
         else:
             edits.append(AddMember(path + ("cache_control",), "ttl", '"1h"'))
     return Placement(edits, upgraded=len(edits))
-
-
-def _at(body: Any, path: Path) -> Any:
-    for step in path:
-        body = body[step]
-    return body

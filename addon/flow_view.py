@@ -20,6 +20,7 @@ from typing import Any
 from mitmproxy import contentviews, http
 from mitmproxy.contentviews.base import TViewLine, TViewResult
 
+from addon import json_splice
 from addon.json_splice import Path
 from addon.providers import adapter_for
 
@@ -40,12 +41,10 @@ class SegmentChange:
 
 def value_at(document: Any, path: Path) -> Any:
     """The value at a JSON path, or None where the path leads nowhere."""
-    for key in path:
-        try:
-            document = document[key]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return document
+    try:
+        return json_splice.value_at(document, path)
+    except (KeyError, IndexError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)

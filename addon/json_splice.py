@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 Path = tuple[str | int, ...]
 
@@ -154,6 +155,14 @@ def _walk_value(
                 return pos + 1
             raise SpliceError(f"expected ',' or ']' at offset {pos}")
     return _DECODER.raw_decode(doc, pos)[1]
+
+
+def value_at(document: Any, path: Path) -> Any:
+    """The value at a path of a parsed document; raises (KeyError, IndexError, TypeError)
+    where the path leads nowhere."""
+    for step in path:
+        document = document[step]
+    return document
 
 
 def encode_string(text: str) -> str:

@@ -32,8 +32,7 @@ class PromptUnit:
 
     @property
     def section(self) -> tuple:
-        """The top-level entry the unit belongs to: ("tools", 2), ("system",), ("messages", 3)…"""
-        return self.path[:2] if len(self.path) > 1 and isinstance(self.path[1], int) else self.path[:1]
+        return section_of(self.path)
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,11 @@ def without_cache_control(value: Any) -> Any:
     if isinstance(value, list):
         return [without_cache_control(v) for v in value]
     return value
+
+
+def section_of(path: tuple) -> tuple:
+    """The top-level entry a path lies in: ("tools", 2), ("system",), ("messages", 3)…"""
+    return path[:2] if len(path) > 1 and isinstance(path[1], int) else path[:1]
 
 
 def _label(path: tuple) -> str:

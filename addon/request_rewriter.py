@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from addon.cache_aligner import AlignRequest, Alignment, CacheAligner, cache_summary, value_at
+from addon.cache_aligner import AlignRequest, Alignment, CacheAligner, cache_summary
 from addon.decision_memo import Decision, DecisionMemo, content_key
 from addon.flow_record import session_key
-from addon.json_splice import AddMember, Append, Edit, Replacement, splice
+from addon.json_splice import AddMember, Append, Edit, Replacement, splice, value_at
 from addon.retrieve_tool import TOOL_NAME, MARKER_ID, add_markers, marker_ids, tool_definition, tool_names, unique_name
 from addon.providers import ParsedRequest, ProviderAdapter, Segment
 from compressors import Context, Result, compress

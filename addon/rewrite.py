@@ -82,6 +82,11 @@ def is_api_key_traffic(provider: str, request: http.Request) -> bool:
     return bool(request.headers.get("x-goog-api-key") or request.query.get("key"))
 
 
+def session_headers(request: http.Request) -> dict[str, str]:
+    """The client's own session ids (Claude Code's, Codex's), which name a conversation."""
+    return {name: value for name in SESSION_HEADERS if (value := request.headers.get(name))}
+
+
 def client_name(request: http.Request) -> str:
     """The client program, from its User-Agent ("claude-cli/2.1.199 (…)" → "claude-cli")."""
     agent = request.headers.get("user-agent", "").strip()
@@ -342,14 +347,13 @@ class Rewrite:
             return None
         if flow.request.pretty_host != "api.openai.com":
             return None
-        return {name: value for name in SESSION_HEADERS if (value := flow.request.headers.get(name))}
+        return session_headers(flow.request)
 
     def _alignment(self, flow: http.HTTPFlow, provider: str) -> tuple[CacheAligner, AlignRequest] | None:
         """The cache aligner and this request's facts for it."""
         if self.aligner is None:
             return None
-        headers = {name: value for name in SESSION_HEADERS if (value := flow.request.headers.get(name))}
-        return self.aligner, AlignRequest(headers, is_api_key_traffic(provider, flow.request), time.time(), client_name(flow.request))
+        return self.aligner, AlignRequest(session_headers(flow.request), is_api_key_traffic(provider, flow.request), time.time(), client_name(flow.request))
 
     def _retrieval_path(self, flow: http.HTTPFlow, provider: str) -> RetrievalPath | None:
         """How the model can get originals back for this flow, when the proxy can answer."""
@@ -359,8 +363,7 @@ class Rewrite:
         flow.metadata["headroom_owner"] = owner
         responder = ctx.master.addons.get("streamresponder")
         streaming = provider in SPLICERS and responder is not None and responder.ready
-        headers = {name: value for name in SESSION_HEADERS if (value := flow.request.headers.get(name))}
-        return RetrievalPath(self.originals, owner, provider, streaming=streaming, session_headers=headers)
+        return RetrievalPath(self.originals, owner, provider, streaming=streaming, session_headers=session_headers(flow.request))
 
     async def _rewrite(
         self,

@@ -43,13 +43,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9`*_-])")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=(?:but|however|although|because|which|while|whereas)\b)")
 WORD_RE = re.compile(r"[A-Za-z_][\w'\-]*[\w]|[A-Za-z_]|\d[\d.,:]*")
 
-# Structural features a model (or a person) will quote back: exact values and names.
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,._:]*\d(?![\w])|\b\d+(?:\.\d+)?%")
-_IDENT = re.compile(r"\b(?:[a-z]+_[a-z0-9_]+|[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+[A-Z]\w*|[A-Z]{2,}[A-Z0-9_]*\d*|\w+\.\w+\(\)?)\b")
-_PATH = re.compile(r"(?:^|[\s(\"'])(?:[\w.\-~]*/[\w.\-/]+|\w[\w\-]*\.(?:py|js|ts|md|json|toml|yaml|yml|cfg|txt|rs|go|java|c|h))\b")
-_CODE_SPAN = re.compile(r"`[^`\n]+`")
-_QUOTED = re.compile(r"\"[^\"\n]{3,200}\"|'[^'\n]{3,200}'")
-_NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|cannot|without|n't|must|only)\b|n't\b", re.IGNORECASE)
 _STOP = frozenset(
     """a an and are as at be been but by for from has have he her his i if in into is it its of on or our
     she so that the their them then there these they this to was we were what when which who will with

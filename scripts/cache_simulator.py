@@ -39,8 +39,8 @@ from compressors.tokens import count_tokens
 
 TTL_5M = 300.0
 TTL_1H = 3600.0
-MAX_BREAKPOINTS = 4
-LOOKBACK_BLOCKS = 20  # Anthropic checks earlier block boundaries up to ~20 blocks before a breakpoint
+MAX_BREAKPOINTS = load_cache_rules().max_breakpoints
+LOOKBACK_BLOCKS = load_cache_rules().lookback_blocks  # Anthropic checks earlier block boundaries up to ~20 blocks before a breakpoint
 OPENAI_MIN_TOKENS = 1024
 OPENAI_BLOCK = 128
 MESSAGE_OVERHEAD = 3  # role and separators, per message
