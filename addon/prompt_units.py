@@ -57,7 +57,10 @@ def without_cache_control(value: Any) -> Any:
 
 
 def section_of(path: tuple) -> tuple:
-    """The top-level entry a path lies in: ("tools", 2), ("system",), ("messages", 3)…"""
+    """The top-level entry a path lies in: ("tools", 2), ("system",), ("messages", 3)… (the
+    system prompt is one section, whether a string or a list of blocks)."""
+    if path[:1] == ("system",):
+        return path[:1]
     return path[:2] if len(path) > 1 and isinstance(path[1], int) else path[:1]
 
 

@@ -180,8 +180,15 @@ def rewrite_body(
         report.prompt_cache_key = key
     aligned = _align(alignment, adapter.name, document, report, replacements)
     if aligned is not None:
-        replacements = _with_alignment(replacements, aligned, document)
-    out = splice(text, replacements).encode("utf-8") if replacements else body
+        try:
+            edits = _with_alignment(replacements, aligned, document)
+            out = splice(text, edits).encode("utf-8") if edits else body
+            replacements = edits
+        except Exception as e:  # the aligner's edits do not fit: keep the compression, drop them
+            report.errors.append(f"cache aligner: {type(e).__name__}: {e}")
+            aligned = None
+    if aligned is None:
+        out = splice(text, replacements).encode("utf-8") if replacements else body
     # Remember decisions only once the body they went out in exists: a body that fails later
     # goes out as the original, and a remembered decision would then be replayed wrongly.
     for key, decision in new_decisions + (aligned.pending if aligned else []):

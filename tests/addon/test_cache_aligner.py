@@ -221,3 +221,25 @@ def test_responses_chained_by_previous_response_id_are_told_once_per_change(tmp_
         outputs.append(forwarded["input"][-1]["output"])
         assert forwarded["instructions"] == system_at(0) and "client_break" not in cache
     assert NOTE_HEAD in outputs[0] and outputs[1] == "done 2"  # told once; the next request chains on it
+
+
+def test_edits_of_the_aligner_that_do_not_fit_leave_the_compression_going_out(tmp_path, monkeypatch):
+    """Fail open per feature: a broken aligner edit costs the aligner's changes, not the compression."""
+    from addon.json_splice import Replacement
+
+    proxy = Proxy(tmp_path, AlignOptions(move=ALL, breakpoints=False))
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "line of output\n" * 400}]},
+    ]}  # fmt: skip
+    real_align = proxy.aligner.align
+
+    def broken(*args, **kwargs):
+        alignment = real_align(*args, **kwargs)
+        alignment.edits.append(Replacement(("messages", 0, "nowhere"), "x"))
+        return alignment
+
+    monkeypatch.setattr(proxy.aligner, "align", broken)
+    forwarded, cache = proxy.send("/v1/messages", body, now=1.0, compress_fn=lambda t, c: Result("[folded]", "log"))
+    assert forwarded["messages"][2]["content"][0]["content"] == "[folded]" and cache == {}
