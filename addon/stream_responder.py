@@ -72,26 +72,36 @@ class StreamResponder:
         flow.metadata["headroom_streamed_retrieval"] = True
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Keep-alive: a `connection: close` here would reach the client too, and it would then pay a
+        # new CONNECT and TLS handshake with the proxy (~10 ms) before its next request.
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            request_line, *header_lines = head.decode("latin-1").split("\r\n")
-            length = next((int(v) for k, _, v in (h.partition(":") for h in header_lines) if k.strip().lower() == "content-length"), 0)
-            if length:
-                await reader.readexactly(length)  # the body is the job's; this copy is not needed
-            path = request_line.split(" ")[1] if " " in request_line else ""
-            job = self.jobs.pop(path[len(_PATH) :], None) if path.startswith(_PATH) else None
-            if job is None:
-                writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                return
-            await self._run(job, writer)
+            while await self._answer(reader, writer):
+                pass
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the proxy closed the connection (between requests, or the client went away)
         except Exception as e:
+            # Closing the connection mid-response is how the client learns of it.
             log.warning("headroom: streamed retrieval failed (%s: %s)", type(e).__name__, e)
         finally:
-            try:
-                await writer.drain()
-            except ConnectionError:
-                pass
             writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Serve one request; whether the connection can carry another."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        request_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+        length = int(headers.get("content-length") or 0)
+        if length:
+            await reader.readexactly(length)  # the body is the job's; this copy is not needed
+        path = request_line.split(" ")[1] if " " in request_line else ""
+        job = self.jobs.pop(path[len(_PATH) :], None) if path.startswith(_PATH) else None
+        if job is None:
+            writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            await writer.drain()
+            return False
+        await self._run(job, writer)
+        await writer.drain()
+        return "close" not in headers.get("connection", "").lower()
 
     async def _run(self, job: StreamJob, writer: asyncio.StreamWriter) -> None:
         rewrite = ctx.master.addons.get("rewrite")
@@ -136,7 +146,7 @@ class StreamResponder:
 def _head(status: int, headers: dict[str, str], length: int | None = None) -> bytes:
     lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Upstream'}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
-    lines += [f"content-length: {length}" if length is not None else "transfer-encoding: chunked", "connection: close"]
+    lines += [f"content-length: {length}" if length is not None else "transfer-encoding: chunked"]
     if length is None and not any(k.lower() == "content-type" for k in headers):
         lines.append("content-type: text/event-stream")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

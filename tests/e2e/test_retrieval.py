@@ -267,3 +267,26 @@ def test_openai_streaming_retrieve_is_spliced_into_one_stream(proxy, mock, monke
     first, follow_up = mock.llm_requests()
     assert text == f"mock received {len(follow_up.body)} bytes"
     assert tool_results(follow_up)[-1] == verbose_pytest()
+
+
+def test_streamed_retrievals_keep_the_client_connection_open(proxy, mock, monkeypatch):
+    """The loopback responder keeps its connection alive: a `connection: close` from it would
+    reach the client, which would pay a new CONNECT and TLS handshake before every request."""
+
+    def respond(request: Received) -> Reply | None:
+        last = request.json["messages"][-1]
+        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == "toolu_k1" for b in last["content"]):
+            return anthropic_reply([{"type": "text", "text": "found it"}], "end_turn", True)
+        [marker_id] = set(MARKER.findall(json.dumps(request.json)))
+        call = {"type": "tool_use", "id": "toolu_k1", "name": "headroom_retrieve", "input": {"id": marker_id, "query": "0137"}}
+        return anthropic_reply([{"type": "text", "text": "Looking."}, call], "tool_use", True)
+
+    mock.responder = respond
+    with proxy.client_env(monkeypatch):
+        client = anthropic.Anthropic(api_key="sk-ant-owner-a", max_retries=0)
+        for _ in range(2):  # the second request reuses the proxy's connection to the responder too
+            with client.messages.stream(model="claude-test", max_tokens=64, messages=anthropic_messages(verbose_pytest())) as stream:
+                final = stream.get_final_message()
+                assert "close" not in stream.response.headers.get("connection", "").lower()
+            assert [b.text for b in final.content] == ["Looking.", "found it"]
+    assert len(mock.llm_requests()) == 4
