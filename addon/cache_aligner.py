@@ -185,7 +185,7 @@ class CacheAligner:
         """Edits and notes for one request body (parsed), and the report so far. `deltas`: how
         many characters compression takes off each message block (by block path)."""
         units = prompt_units(provider, body)
-        key = self.thread_key(provider, body, request)
+        key = self.thread_key(provider, body, request, units)
         report = CacheReport(thread=key[:16], client=request.client)
         report.dynamic = _dynamic_fields(units)
         with self._lock:
@@ -236,10 +236,12 @@ class CacheAligner:
             with self._lock:
                 thread.turns.append((shared, max(0, total_tokens(units) - shared)))
 
-    def thread_key(self, provider: str, body: dict, request: AlignRequest) -> str:
+    def thread_key(self, provider: str, body: dict, request: AlignRequest, units: list[PromptUnit]) -> str:
+        """The thread's name, stable across restarts. The tool set enters as the tool units'
+        texts, which `prompt_units` has already rendered for this request."""
         front = [text for _, text in front_strings(provider, body)]
-        tools = json.dumps(body.get("tools"), sort_keys=True, ensure_ascii=False) if body.get("tools") else ""
-        parts = [session_key(provider, request.session_headers, body), str(body.get("model")), tools, *map(skeleton, front)]
+        tools = [u.text for u in units if u.label.startswith("tools")]
+        parts = [session_key(provider, request.session_headers, body), str(body.get("model")), *tools, *map(skeleton, front)]
         return content_key("\x00".join(parts))
 
     # ---- moving changed values ------------------------------------------------------------
