@@ -216,16 +216,23 @@ def test_no_marker_without_a_retrieve_path(proxy, mock, monkeypatch):
     assert "retrieve id=" not in seen.body.decode() and len(seen.json["tools"]) == 1
 
 
-def test_anthropic_streaming_retrieve_is_spliced_into_one_stream(proxy, mock, monkeypatch):
+def streamed_retrieving_model(call_id: str, first_text: str, final_text: str):
+    """A mock model that streams `first_text` and a retrieve call for the marker it was sent,
+    then, given the answer, streams `final_text`."""
+
     def respond(request: Received) -> Reply | None:
         last = request.json["messages"][-1]
-        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == "toolu_s1" for b in last["content"]):
-            return anthropic_reply([{"type": "text", "text": "The refund rounds 10.05 wrongly."}], "end_turn", True)
+        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == call_id for b in last["content"]):
+            return anthropic_reply([{"type": "text", "text": final_text}], "end_turn", True)
         [marker_id] = set(MARKER.findall(json.dumps(request.json)))
-        call = {"type": "tool_use", "id": "toolu_s1", "name": "headroom_retrieve", "input": {"id": marker_id, "query": "0137"}}
-        return anthropic_reply([{"type": "text", "text": "Checking the folded tests."}, call], "tool_use", True)
+        call = {"type": "tool_use", "id": call_id, "name": "headroom_retrieve", "input": {"id": marker_id, "query": "0137"}}
+        return anthropic_reply([{"type": "text", "text": first_text}, call], "tool_use", True)
 
-    mock.responder = respond
+    return respond
+
+
+def test_anthropic_streaming_retrieve_is_spliced_into_one_stream(proxy, mock, monkeypatch):
+    mock.responder = streamed_retrieving_model("toolu_s1", "Checking the folded tests.", "The refund rounds 10.05 wrongly.")
     with proxy.client_env(monkeypatch):
         client = anthropic.Anthropic(api_key="sk-ant-owner-a", max_retries=0)
         with client.messages.stream(model="claude-test", max_tokens=64, messages=anthropic_messages(verbose_pytest())) as stream:
@@ -273,15 +280,7 @@ def test_streamed_retrievals_keep_the_client_connection_open(proxy, mock, monkey
     """The loopback responder keeps its connection alive: a `connection: close` from it would
     reach the client, which would pay a new CONNECT and TLS handshake before every request."""
 
-    def respond(request: Received) -> Reply | None:
-        last = request.json["messages"][-1]
-        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == "toolu_k1" for b in last["content"]):
-            return anthropic_reply([{"type": "text", "text": "found it"}], "end_turn", True)
-        [marker_id] = set(MARKER.findall(json.dumps(request.json)))
-        call = {"type": "tool_use", "id": "toolu_k1", "name": "headroom_retrieve", "input": {"id": marker_id, "query": "0137"}}
-        return anthropic_reply([{"type": "text", "text": "Looking."}, call], "tool_use", True)
-
-    mock.responder = respond
+    mock.responder = streamed_retrieving_model("toolu_k1", "Looking.", "found it")
     with proxy.client_env(monkeypatch):
         client = anthropic.Anthropic(api_key="sk-ant-owner-a", max_retries=0)
         for _ in range(2):  # the second request reuses the proxy's connection to the responder too
