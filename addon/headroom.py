@@ -14,13 +14,13 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
-from addon.flow_view import FlowView  # noqa: E402
-from addon.host_filter import HostFilter  # noqa: E402
-from addon.ledger_addon import Ledger  # noqa: E402
-from addon.local_defaults import LocalDefaults  # noqa: E402
-from addon.retrieval_answers import AnswerRetrieval  # noqa: E402
-from addon.rewrite import Rewrite  # noqa: E402
-from addon.sse_streaming import StreamEvents  # noqa: E402
-from addon.stream_responder import StreamResponder  # noqa: E402
+from addon.view.flow_view import FlowView  # noqa: E402
+from addon.proxy.host_filter import HostFilter  # noqa: E402
+from addon.ledger.ledger import Ledger  # noqa: E402
+from addon.proxy.local_defaults import LocalDefaults  # noqa: E402
+from addon.retrieval.answer_retrieval import AnswerRetrieval  # noqa: E402
+from addon.compression.compression import Compression  # noqa: E402
+from addon.proxy.response_streaming import ResponseStreaming  # noqa: E402
+from addon.retrieval.stream_responder import StreamResponder  # noqa: E402
 
-addons = [LocalDefaults(), HostFilter(), AnswerRetrieval(), StreamResponder(), Rewrite(), StreamEvents(), Ledger(), FlowView()]
+addons = [LocalDefaults(), HostFilter(), AnswerRetrieval(), StreamResponder(), Compression(), ResponseStreaming(), Ledger(), FlowView()]

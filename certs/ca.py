@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from addon.home import confdir, headroom_home, private_dir
+from addon.proxy.home import confdir, headroom_home, private_dir
 
 BASENAME = "mitmproxy"  # mitmproxy looks for <basename>-ca.pem in its confdir
 DEBIAN_ANCHOR = Path("/usr/local/share/ca-certificates/headroom-ca.crt")

@@ -12,7 +12,7 @@ conversation as OpenAI chat (gpt-4.1 prices) and converted to Anthropic Messages
                        compression applies (the proxy is restarted half-way: memo and store reopened);
 - headroom, lossless:  the same with no retrieval path (lossless transforms only);
 - headroom, aligned:   compression as `headroom`, plus the cache aligner as API-key traffic gets
-                       it (addon/cache_aligner.py): the system prompt kept as first sent when only
+                       it (addon/cache/cache_aligner.py): the system prompt kept as first sent when only
                        its dynamic values changed (the new values told at the end), Anthropic
                        breakpoints where the client placed none, the TTL chosen per thread from its
                        turn gaps (after a restart the client's gaps come back, as the proxy reads
@@ -43,16 +43,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from addon.cache_aligner import AlignOptions, AlignRequest, CacheAligner  # noqa: E402
-from addon.decision_memo import DecisionMemo  # noqa: E402
-from addon.rewrite import MOVE_PROVIDERS  # noqa: E402
-from addon.home import store_dir  # noqa: E402
-from addon.home import private_dir  # noqa: E402
-from addon.original_store import SALT_BYTES, open_store, owner_of  # noqa: E402
-from addon.pricing import load_pricing  # noqa: E402
+from addon.cache.cache_aligner import AlignOptions, AlignRequest, CacheAligner  # noqa: E402
+from addon.compression.decision_memo import DecisionMemo  # noqa: E402
+from addon.compression.compression import MOVE_PROVIDERS  # noqa: E402
+from addon.proxy.home import store_dir  # noqa: E402
+from addon.proxy.home import private_dir  # noqa: E402
+from addon.retrieval.original_store import SALT_BYTES, open_store, owner_of  # noqa: E402
+from addon.ledger.pricing import load_pricing  # noqa: E402
 from addon.providers import adapter_for  # noqa: E402
 from addon.providers.base import parse_arguments  # noqa: E402
-from addon.request_rewriter import Policy, RetrievalPath, rewrite_body  # noqa: E402
+from addon.compression.pipeline import Policy, RetrievalPath, rewrite_body  # noqa: E402
 from scripts.cache_simulator import TTL_1H, TTL_5M, CacheSimulator, common_prefix_units, units_for  # noqa: E402
 from compressors.tokens import count_tokens  # noqa: E402
 
@@ -227,11 +227,11 @@ class HeadroomArm:
     """The proxy's rewrite with its memo and store, kept across turns (and across a restart)."""
 
     def __init__(self, home: Path, provider: str, lossless: bool, aligned: bool = False) -> None:
-        from addon.rewrite import Rewrite
+        from addon.compression.compression import Compression
 
         self.home, self.provider, self.lossless, self.aligned = home, provider, lossless, aligned
         self.aligner: CacheAligner | None = None
-        self.rewrite = Rewrite()
+        self.rewrite = Compression()
         self.rewrite.count_executor.shutdown()
         self.adapter = adapter_for(PATHS[provider])
         self.memo: DecisionMemo | None = None

@@ -31,10 +31,10 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from addon.cache_rules import load_cache_rules
-from addon.pricing import Price, request_cost
-from addon.prompt_units import without_cache_control
-from addon.usage import Usage
+from addon.cache.cache_rules import load_cache_rules
+from addon.ledger.pricing import Price, request_cost
+from addon.cache.prompt_units import without_cache_control
+from addon.ledger.usage import Usage
 from compressors.tokens import count_tokens
 
 TTL_5M = 300.0

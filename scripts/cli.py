@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from addon.home import headroom_home, log_dir, private_dir
+from addon.proxy.home import headroom_home, log_dir, private_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = ROOT / "addon" / "headroom.py"
@@ -186,8 +186,8 @@ def cmd_compress(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from addon.ledger import LedgerError, ledger_path, read_rows
-    from addon.pricing import PricingError, load_pricing
+    from addon.ledger.ledger_table import LedgerError, ledger_path, read_rows
+    from addon.ledger.pricing import PricingError, load_pricing
     from scripts.ledger_stats import parse_since, render, summarize
 
     try:

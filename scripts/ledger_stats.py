@@ -1,7 +1,7 @@
 """`headroom stats`: the savings ledger summed per session, per model and per compressor kind.
 
 Every row is priced again with one table (`--pricing FILE`, default the bundled list prices), so
-all money figures in one report use the same prices and say which. Formula (addon/pricing.py):
+all money figures in one report use the same prices and say which. Formula (addon/ledger/pricing.py):
 
     saved = Σ over compressed segments of (tokens before − after) × the rate those tokens would
             have paid at this request's observed cache state (fresh segments: the request's cache
@@ -9,7 +9,7 @@ all money figures in one report use the same prices and say which. Formula (addo
             when the request read from cache)
           − the whole cost of every retrieval round (requests that exist only to unfold).
 
-Spend is the sum of billed rows (addon/ledger.py says which rows are billed).
+Spend is the sum of billed rows (addon/ledger/ledger_table.py says which rows are billed).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
-from addon.cache_ttl import choose_ttl
-from addon.flow_record import price_row
-from addon.ledger import LedgerRow
-from addon.pricing import PricingTable, segment_saving
-from addon.turn_gaps import client_turns
+from addon.cache.cache_ttl import choose_ttl
+from addon.ledger.flow_record import price_row
+from addon.ledger.ledger_table import LedgerRow
+from addon.ledger.pricing import PricingTable, segment_saving
+from addon.ledger.turn_gaps import client_turns
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from addon.json_splice import Path
+from addon.wire.json_splice import Path
 
 # Pasted user text counts as a document worth compressing only above this many characters.
 DOCUMENT_MIN_CHARS = 8_000

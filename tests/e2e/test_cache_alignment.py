@@ -10,8 +10,8 @@ import time
 
 import anthropic
 
-from addon.ledger import LedgerRow, LedgerWriter, ledger_path, read_rows
-from addon.usage import Usage
+from addon.ledger.ledger_table import LedgerRow, LedgerWriter, ledger_path, read_rows
+from addon.ledger.usage import Usage
 from tests.e2e.test_prefix_stability import messages_prefix
 from tests.support.bodies import noisy_log, without_placed_breakpoints
 

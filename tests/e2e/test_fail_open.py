@@ -12,7 +12,7 @@ import httpx
 import pytest
 import zstandard
 
-from addon.prompt_units import without_cache_control
+from addon.cache.prompt_units import without_cache_control
 from tests.support.bodies import anthropic_tool_turn, noisy_log
 
 URL = "https://api.anthropic.com/v1/messages"

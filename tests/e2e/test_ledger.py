@@ -11,7 +11,7 @@ import anthropic
 import httpx
 import openai
 
-from addon.ledger import LedgerRow, ledger_path, read_rows
+from addon.ledger.ledger_table import LedgerRow, ledger_path, read_rows
 from tests.e2e.test_retrieval import MARKER, anthropic_messages, verbose_pytest
 from tests.support.bodies import anthropic_tool_turn, noisy_log, openai_tool_turn
 from tests.support.mock_provider import Reply, anthropic_reply, text_reply
@@ -178,7 +178,7 @@ def retrieving_anthropic(streamed: bool):
 
 
 def test_retrieval_rounds_are_rows_billed_once(make_proxy, mock, monkeypatch):
-    """addon/ledger.py: a non-streamed client row carries its rounds' usage (they are not billed
+    """addon/ledger/ledger_table.py: a non-streamed client row carries its rounds' usage (they are not billed
     again); a streamed one answered by the loopback responder is not billed, its follow-ups are."""
     proxy = make_proxy()
     with proxy.client_env(monkeypatch):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import anthropic
 import httpx
 
-from addon.ledger import ledger_path, read_rows
-from addon.ledger_line import ledger_line
+from addon.ledger.ledger_table import ledger_path, read_rows
+from addon.ledger.ledger_line import ledger_line
 from compressors.tokens import count_tokens
 from tests.conftest import Proxy, routes_for, wait_for_port
 from tests.support.bodies import anthropic_tool_turn, noisy_log

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from addon.pricing import load_pricing
+from addon.ledger.pricing import load_pricing
 from scripts import bench_cost
 from scripts.cache_simulator import TTL_1H, CacheSimulator, anthropic_units, min_cacheable
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from addon.ledger import LedgerRow, LedgerWriter, SegmentFigures, ledger_path
-from addon.usage import Usage
+from addon.ledger.ledger_table import LedgerRow, LedgerWriter, SegmentFigures, ledger_path
+from addon.ledger.usage import Usage
 from scripts.cli import main
 from scripts.ledger_stats import parse_since
 

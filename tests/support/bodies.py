@@ -60,7 +60,7 @@ def growing_anthropic_conversation(turns: int) -> list[list[dict]]:
     return requests
 
 
-# The breakpoints Headroom places (addon/cache_breakpoints.py): instructions, not prompt text,
+# The breakpoints Headroom places (addon/cache/cache_breakpoints.py): instructions, not prompt text,
 # so the tail one moves from turn to turn like a client's own; byte checks leave them out.
 PLACED_BREAKPOINTS = (b',"cache_control":{"type":"ephemeral"}', b',"cache_control":{"type":"ephemeral","ttl":"1h"}')
 

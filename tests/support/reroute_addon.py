@@ -24,9 +24,9 @@ class Reroute:
             def explode(text, context):
                 raise RuntimeError("injected compressor failure")
 
-            ctx.master.addons.get("rewrite").compress_fn = explode
+            ctx.master.addons.get("compression").compress_fn = explode
         if "reroute_slow_compress_ms" in updated and ctx.options.reroute_slow_compress_ms:
-            rewrite = ctx.master.addons.get("rewrite")
+            rewrite = ctx.master.addons.get("compression")
             real = rewrite.compress_fn
             delay = ctx.options.reroute_slow_compress_ms / 1000
 

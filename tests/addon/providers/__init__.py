@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from addon.json_splice import Path
+from addon.wire.json_splice import Path
 from addon.providers import ParsedRequest
 
 

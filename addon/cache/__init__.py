@@ -1,0 +1,1 @@
+"""Keeping the provider's prompt cache warm: the cache aligner and what it needs."""

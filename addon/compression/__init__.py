@@ -1,0 +1,1 @@
+"""The request hook and the pipeline that compresses a request body in place."""

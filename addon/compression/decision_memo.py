@@ -1,0 +1,88 @@
+"""Memoised compression decisions, keyed by content hash, surviving restarts.
+
+Prefix stability rests on this: once a tool output has been forwarded in some form, every
+later request that re-sends it must forward exactly the same bytes, even after the proxy
+restarts. A small in-memory LRU sits in front of diskcache so re-sent history costs no disk
+reads on the hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import diskcache
+
+from addon.proxy.home import private_dir
+
+DEFAULT_TTL_S = 7 * 24 * 3600  # well beyond any provider cache (1 h at most)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What was forwarded for a piece of text: `text` None means "left as it was"."""
+
+    kind: str
+    text: str | None
+    tokens_before: int | None  # exact counts, filled in after forwarding
+    tokens_after: int | None
+
+
+def content_key(text: str) -> str:
+    """A stable key for a segment's text."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class DecisionMemo:
+    """Thread-safe memo of decisions: a bounded LRU over a diskcache directory."""
+
+    def __init__(self, directory: Path, ttl_s: int = DEFAULT_TTL_S, lru_size: int = 4096) -> None:
+        self._cache = diskcache.Cache(str(private_dir(directory)), eviction_policy="least-recently-stored")
+        self._ttl_s = ttl_s
+        self._lru: OrderedDict[str, Decision] = OrderedDict()
+        self._lru_size = lru_size
+        self._lock = threading.Lock()
+        self._touched: dict[str, float] = {}
+
+    def get(self, key: str) -> Decision | None:
+        """The decision for `key`, extending its life when half of it has passed."""
+        with self._lock:
+            decision = self._lru.get(key)
+            if decision is not None:
+                self._lru.move_to_end(key)
+        if decision is None:
+            value, expire_at = self._cache.get(key, default=None, expire_time=True)
+            if value is None:
+                return None
+            decision = Decision(*value)
+            self._remember(key, decision)
+            self._refresh(key, expire_at)
+        elif time.time() - self._touched.get(key, 0) > self._ttl_s / 2:
+            self._refresh(key, None)
+        return decision
+
+    def put(self, key: str, decision: Decision) -> None:
+        self._cache.set(key, (decision.kind, decision.text, decision.tokens_before, decision.tokens_after), expire=self._ttl_s)
+        self._touched[key] = time.time()
+        self._remember(key, decision)
+
+    def _refresh(self, key: str, expire_at: float | None) -> None:
+        now = time.time()
+        if expire_at is None or expire_at - now < self._ttl_s / 2:
+            self._cache.touch(key, expire=self._ttl_s)
+        self._touched[key] = now
+
+    def _remember(self, key: str, decision: Decision) -> None:
+        with self._lock:
+            self._lru[key] = decision
+            self._lru.move_to_end(key)
+            while len(self._lru) > self._lru_size:
+                old, _ = self._lru.popitem(last=False)
+                self._touched.pop(old, None)
+
+    def close(self) -> None:
+        self._cache.close()

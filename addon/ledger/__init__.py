@@ -1,0 +1,1 @@
+"""The savings ledger: usage, prices, one row per request."""

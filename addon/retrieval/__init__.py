@@ -1,0 +1,1 @@
+"""Getting originals back: the store, the retrieve tool, and answering its calls."""

@@ -1,0 +1,1 @@
+"""Wire formats, byte-exact: JSON string splicing and server-sent events."""
