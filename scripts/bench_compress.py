@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from addon.providers.base import parse_arguments  # noqa: E402
-from addon.compression.pipeline import Policy, decide  # noqa: E402
+from addon.providers.provider import parse_arguments  # noqa: E402
+from addon.compression.segment_decisions import Policy, decide  # noqa: E402
 from compressors import Context, Settings, compress  # noqa: E402
 from compressors.notes import NOTE_PATTERN  # noqa: E402
 from compressors.tokens import count_tokens, counts_are_exact, shared_encoding  # noqa: E402

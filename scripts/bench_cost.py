@@ -45,14 +45,16 @@ sys.path.insert(0, str(ROOT))
 
 from addon.cache.cache_aligner import AlignOptions, AlignRequest, CacheAligner  # noqa: E402
 from addon.compression.decision_memo import DecisionMemo  # noqa: E402
-from addon.compression.compression import MOVE_PROVIDERS  # noqa: E402
+from addon.cache.cache_alignment import MOVE_PROVIDERS  # noqa: E402
 from addon.proxy.home import store_dir  # noqa: E402
 from addon.proxy.home import private_dir  # noqa: E402
 from addon.retrieval.original_store import SALT_BYTES, open_store, owner_of  # noqa: E402
 from addon.ledger.pricing import load_pricing  # noqa: E402
-from addon.providers import adapter_for  # noqa: E402
-from addon.providers.base import parse_arguments  # noqa: E402
-from addon.compression.pipeline import Policy, RetrievalPath, rewrite_body  # noqa: E402
+from addon.providers import provider_for, provider_named  # noqa: E402
+from addon.providers.provider import parse_arguments  # noqa: E402
+from addon.compression.segment_decisions import Policy  # noqa: E402
+from addon.retrieval.retrieval_path import RetrievalPath  # noqa: E402
+from addon.compression.pipeline import rewrite_body  # noqa: E402
 from scripts.cache_simulator import TTL_1H, TTL_5M, CacheSimulator, common_prefix_units, units_for  # noqa: E402
 from compressors.tokens import count_tokens  # noqa: E402
 
@@ -227,13 +229,13 @@ class HeadroomArm:
     """The proxy's rewrite with its memo and store, kept across turns (and across a restart)."""
 
     def __init__(self, home: Path, provider: str, lossless: bool, aligned: bool = False) -> None:
-        from addon.compression.compression import Compression
+        from addon.assembly import HeadroomAddons
 
         self.home, self.provider, self.lossless, self.aligned = home, provider, lossless, aligned
         self.aligner: CacheAligner | None = None
-        self.rewrite = Compression()
+        self.rewrite = HeadroomAddons().compression
         self.rewrite.count_executor.shutdown()
-        self.adapter = adapter_for(PATHS[provider])
+        self.adapter = provider_for(PATHS[provider])
         self.memo: DecisionMemo | None = None
         self.originals = None
         self.open()
@@ -268,7 +270,7 @@ class HeadroomArm:
         alignment = (self.aligner, AlignRequest({}, True, now, "bench-client")) if self.aligner is not None else None
         retrieval = None
         if not self.lossless:
-            retrieval = RetrievalPath(self.originals, owner_of("bench-cost-key"), RETRIEVAL_PROVIDER[self.provider])
+            retrieval = RetrievalPath(self.originals, owner_of("bench-cost-key"), provider_named(RETRIEVAL_PROVIDER[self.provider]))
         out, report = rewrite_body(
             raw, self.adapter, self.memo, Policy(), self.rewrite.compress_segment, True, retrieval, self.rewrite.compress_lossless,
             alignment=alignment,

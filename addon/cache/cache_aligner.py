@@ -26,14 +26,13 @@ import json
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from addon.cache import cache_breakpoints
 from addon.cache.cache_rules import CacheRules, load_cache_rules
 from addon.cache.cache_ttl import MIN_GAPS, TTL_1H, TTL_5M, TtlChoice, choose_ttl
 from addon.compression.decision_memo import Decision, DecisionMemo, content_key
 from addon.cache.dynamic_fields import changes, explained, scan, skeleton
-from addon.ledger.flow_record import session_key
+from addon.cache.conversation import session_key
 from addon.wire.json_splice import Append, Edit, Path, Replacement, value_at
 from addon.wire.json_splice import AddMember
 from addon.cache.prompt_units import (
@@ -41,14 +40,15 @@ from addon.cache.prompt_units import (
     PromptUnit,
     estimate,
     prefix_break,
-    prompt_units,
     section_of,
     sections,
     total_tokens,
     without_cache_control,
 )
 
-MOVABLE = ("anthropic", "openai_chat", "openai_responses")
+if TYPE_CHECKING:
+    from addon.providers.provider import NoteTarget, Provider
+
 THREADS = 2048  # threads remembered in memory (previous prompt, turn gaps)
 GAP_HISTORY = 50
 CLIENT_GAP_HISTORY = 200
@@ -150,10 +150,9 @@ class CacheAligner:
         self._client_gaps: dict[str, deque] = {}
         self._lock = threading.Lock()
 
-    def inherit(self, other: CacheAligner) -> None:
-        """Keep another aligner's in-memory threads and gaps (options changed at run time)."""
-        with other._lock:
-            self._threads, self._client_gaps, self._lock = other._threads, other._client_gaps, other._lock
+    def configure(self, options: AlignOptions, rules: CacheRules) -> None:
+        """New options or rules (at start, or changed at run time); threads and gaps stay."""
+        self.options, self.rules = options, rules
 
     # ---- evidence for TTL choice ---------------------------------------------------------
 
@@ -181,10 +180,10 @@ class CacheAligner:
 
     # ---- per request -----------------------------------------------------------------------
 
-    def align(self, provider: str, body: dict, request: AlignRequest, deltas: dict[Path, int] | None = None) -> Alignment:
+    def align(self, provider: Provider, body: dict, request: AlignRequest, deltas: dict[Path, int] | None = None) -> Alignment:
         """Edits and notes for one request body (parsed), and the report so far. `deltas`: how
         many characters compression takes off each message block (by block path)."""
-        units = prompt_units(provider, body)
+        units = provider.prompt_units(body)
         key = self.thread_key(provider, body, request, units)
         report = CacheReport(thread=key[:16], client=request.client)
         report.dynamic = _dynamic_fields(units)
@@ -206,14 +205,14 @@ class CacheAligner:
         if previous and not chained and (found := prefix_break(previous, units)) is not None:
             report.client_break = _describe(found)
         alignment = Alignment([], [], report, key, units)
-        if request.api_key and provider in self.options.move:
+        if request.api_key and provider.name in self.options.move:
             unchanged_before = 0 if chained or not previous else _first_changed_message(previous, units)
             self._move(provider, body, alignment, thread, unchanged_before, chained)
-        if request.api_key and provider == "anthropic":
-            self._breakpoints(body, thread, request.client, units, alignment.edits, report, deltas)
+        if request.api_key and provider.has_breakpoints:
+            self._breakpoints(provider, body, thread, request.client, units, alignment.edits, report, deltas)
         return alignment
 
-    def observe(self, provider: str, body: dict, alignment: Alignment, edits: list[Edit]) -> None:
+    def observe(self, provider: Provider, body: dict, alignment: Alignment, edits: list[Edit]) -> None:
         """Record what was forwarded (the client's `body` with `edits`) and report where it
         broke the previous forwarded prompt. Only the sections that `edits` touched are
         rebuilt (from the parsed body, not by parsing what was sent) and rendered again."""
@@ -223,7 +222,7 @@ class CacheAligner:
         if prompt_edits:
             dirty = {section_of(e.path) for e in prompt_edits}
             reuse = {k: v for k, v in sections(units).items() if k not in dirty}
-            units = prompt_units(provider, with_edits(body, prompt_edits), reuse)
+            units = provider.prompt_units(with_edits(body, prompt_edits), reuse)
         with self._lock:
             thread = self._threads.get(thread_key)
             if thread is None:
@@ -236,20 +235,20 @@ class CacheAligner:
             with self._lock:
                 thread.turns.append((shared, max(0, total_tokens(units) - shared)))
 
-    def thread_key(self, provider: str, body: dict, request: AlignRequest, units: list[PromptUnit]) -> str:
+    def thread_key(self, provider: Provider, body: dict, request: AlignRequest, units: list[PromptUnit]) -> str:
         """The thread's name, stable across restarts. The tool set enters as the tool units'
         texts, which `prompt_units` has already rendered for this request."""
-        front = [text for _, text in front_strings(provider, body)]
+        front = [text for _, text in provider.front_strings(body)]
         tools = [u.text for u in units if u.label.startswith("tools")]
         parts = [session_key(provider, request.session_headers, body), str(body.get("model")), *tools, *map(skeleton, front)]
         return content_key("\x00".join(parts))
 
     # ---- moving changed values ------------------------------------------------------------
 
-    def _move(self, provider: str, body: dict, alignment: Alignment, thread: _Thread, unchanged_before: int, chained: bool = False) -> None:
+    def _move(self, provider: Provider, body: dict, alignment: Alignment, thread: _Thread, unchanged_before: int, chained: bool = False) -> None:
         """`unchanged_before`: messages before this index are as in the thread's previous
         request, so a note seen there on such a message needs no digest check."""
-        front = front_strings(provider, body)
+        front = provider.front_strings(body)
         if not front:
             return
         edits, suffixes, report = alignment.edits, alignment.suffixes, alignment.report
@@ -272,7 +271,7 @@ class CacheAligner:
         # Replay every note this thread attached to an earlier message, where that message is unchanged.
         latest_told, seen = False, set()
         for k, (path, digest, note) in enumerate(state["notes"] if not chained else []):
-            target = _note_target(provider, body, tuple(path))
+            target = provider.note_target(body, tuple(path))
             same = k in thread.notes_seen and path[1] < unchanged_before
             if target is not None and (same or _message_digest(body, tuple(path)) == digest):
                 _add_note(target, note, edits, suffixes)
@@ -283,8 +282,8 @@ class CacheAligner:
             state["told"] = None  # the message carrying the latest note is gone (compaction, a new branch): tell again
         keep_front = [Replacement(path, old) for (path, old), (_, new) in zip(frozen, front) if old != new]
         if now_digest != state["told"]:
-            anchor = _last_message_path(provider, body)
-            target = _note_target(provider, body, anchor) if anchor is not None else None
+            anchor = provider.last_message_path(body)
+            target = provider.note_target(body, anchor) if anchor is not None else None
             if target is None:
                 return  # nowhere to tell the model the new values: forward the client's front
             note = _note_text(found)
@@ -299,7 +298,7 @@ class CacheAligner:
     # ---- Anthropic breakpoints and TTL -----------------------------------------------------
 
     def _breakpoints(
-        self, body: dict, thread: _Thread, client: str, units: list[PromptUnit], edits: list[Edit], report: CacheReport, deltas: dict[Path, int] | None
+        self, provider: Provider, body: dict, thread: _Thread, client: str, units: list[PromptUnit], edits: list[Edit], report: CacheReport, deltas: dict[Path, int] | None
     ) -> None:
         mode = self.options.ttl
         choice = self.ttl_choice(thread, client, units) if mode == "auto" else None
@@ -316,80 +315,26 @@ class CacheAligner:
                     thread.ttl = choice.ttl
                 ttl = thread.ttl
             report.ttl_reason = choice.reason + ("" if ttl == choice.ttl else "; waiting for a warm cache to switch")
-        placed = cache_breakpoints.Placement([])
+        placed = None
         if self.options.breakpoints:
             sizes = {u.path: u.chars for u in units}
             min_tokens = self.rules.min_cacheable(body.get("model"))
-            placed = cache_breakpoints.place(body, ttl, min_tokens, self.rules.max_breakpoints, deltas, sizes, self.rules.lookback_blocks)
-        if placed.added:
+            placed = provider.place_breakpoints(body, ttl, min_tokens, self.rules.max_breakpoints, deltas, sizes, self.rules.lookback_blocks)
+        if placed is not None and placed.added:
             report.breakpoints, report.ttl = placed.added, ttl
         elif ttl == TTL_1H and mode != "client":
-            placed = cache_breakpoints.raise_to_1h(body)
-            report.upgraded = placed.upgraded
-            if placed.upgraded:
+            placed = provider.raise_breakpoints_to_1h(body)
+            report.upgraded = placed.upgraded if placed else 0
+            if report.upgraded:
                 report.ttl = TTL_1H
-        edits.extend(placed.edits)
+        if placed is not None:
+            edits.extend(placed.edits)
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def front_strings(provider: str, body: dict) -> list[tuple[Path, str]]:
-    """The strings of the prompt's front that may carry dynamic values (system prompt,
-    instructions), with their paths; tools are never touched."""
-    out: list[tuple[Path, str]] = []
-    if provider == "anthropic":
-        system = body.get("system")
-        if isinstance(system, str):
-            out.append((("system",), system))
-        for k, block in enumerate(system if isinstance(system, list) else []):
-            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
-                out.append((("system", k, "text"), block["text"]))
-    elif provider == "openai_chat":
-        for i, message in enumerate(body.get("messages") or []):
-            if not isinstance(message, dict) or message.get("role") not in ("system", "developer"):
-                break
-            content = message.get("content")
-            if isinstance(content, str):
-                out.append((("messages", i, "content"), content))
-            for k, part in enumerate(content if isinstance(content, list) else []):
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    out.append((("messages", i, "content", k, "text"), part["text"]))
-    elif provider == "openai_responses" and isinstance(body.get("instructions"), str):
-        out.append((("instructions",), body["instructions"]))
-    return out
-
-
-def _last_message_path(provider: str, body: dict) -> Path | None:
-    items = body.get("input") if provider == "openai_responses" else body.get("messages")
-    if isinstance(items, list) and items:
-        return ("input" if provider == "openai_responses" else "messages", len(items) - 1)
-    return None
-
-
-def _note_target(provider: str, body: dict, path: Path) -> tuple[str, Path, str] | None:
-    """How a note goes into the message at `path`: ("append", list path, part type) or
-    ("suffix", string path, "")."""
-    try:
-        message = value_at(body, path)
-    except (KeyError, IndexError, TypeError):
-        return None
-    if not isinstance(message, dict):
-        return None
-    if provider == "openai_responses" and message.get("type") in ("function_call_output", "custom_tool_call_output"):
-        return ("suffix", path + ("output",), "") if isinstance(message.get("output"), str) else None
-    if message.get("role") not in ("user", "tool"):
-        return None
-    content = message.get("content")
-    if isinstance(content, str):
-        return ("suffix", path + ("content",), "")
-    if isinstance(content, list):
-        part = "input_text" if provider == "openai_responses" else "text"
-        return ("append", path + ("content",), part)
-    return None
-
-
-def _add_note(target: tuple[str, Path, str], note: str, edits: list[Edit], suffixes: list[tuple[Path, str]]) -> None:
+def _add_note(target: NoteTarget, note: str, edits: list[Edit], suffixes: list[tuple[Path, str]]) -> None:
     how, path, part = target
     if how == "append":
         edits.append(Append(path, json.dumps({"type": part, "text": note}, ensure_ascii=False)))

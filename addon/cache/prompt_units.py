@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 CHARS_PER_TOKEN = 4  # estimates only: positions in reports say "≈ tokens"
@@ -76,7 +77,8 @@ def _label(path: tuple) -> str:
 _RENDERED = ("tools", "system", "instructions", "systemInstruction")
 
 
-def _unit(path: tuple, value: Any) -> PromptUnit:
+def unit(path: tuple, value: Any) -> PromptUnit:
+    """The unit of one value at `path`: the front rendered to text, the conversation fingerprinted."""
     label = _label(path)
     if path[0] in _RENDERED:
         if isinstance(value, str):
@@ -110,54 +112,26 @@ def _fingerprint(value: Any) -> tuple[int, int]:
     return hash((type(value).__name__, value)), len(str(value))
 
 
-def prompt_units(provider: str, body: dict, reuse: dict[tuple, list[PromptUnit]] | None = None) -> list[PromptUnit]:
-    """The units of a request body in the order the provider caches them. `reuse` gives the
-    units of sections known to be unchanged (by section), which are not rendered again."""
-    reuse = reuse or {}
-    units: list[PromptUnit] = []
+class UnitList:
+    """A body's units, collected section by section in the provider's cache order. Sections
+    that `reuse` has (known unchanged since the units were last built) are not rendered again.
+    Each provider's prompt_shape.py lists its sections."""
 
-    def section(key: tuple, make) -> None:
-        units.extend(reuse[key] if key in reuse else make())
+    def __init__(self, reuse: dict[tuple, list[PromptUnit]] | None = None) -> None:
+        self.units: list[PromptUnit] = []
+        self._reuse = reuse or {}
 
-    for i, tool in enumerate(body.get("tools") or []):
-        section(("tools", i), lambda i=i, tool=tool: [_unit(("tools", i), tool)])
-    if provider == "anthropic":
-        system = body.get("system")
-        if isinstance(system, list):
-            section(("system",), lambda: [_unit(("system", k), block) for k, block in enumerate(system)])
-        elif system is not None:
-            section(("system",), lambda: [_unit(("system",), system)])
-        for i, message in enumerate(body.get("messages") or []):
-            section(("messages", i), lambda i=i, message=message: _message_units(i, message))
-        return units
-    if provider == "openai_responses":
-        if body.get("instructions") is not None:
-            section(("instructions",), lambda: [_unit(("instructions",), body["instructions"])])
-        items = body.get("input")
-        if isinstance(items, list):
-            for i, item in enumerate(items):
-                section(("input", i), lambda i=i, item=item: [_unit(("input", i), item)])
-        elif items is not None:
-            section(("input",), lambda: [_unit(("input",), items)])
-        return units
-    if provider == "gemini":
-        system = body.get("systemInstruction") or body.get("system_instruction")
-        if system is not None:
-            section(("systemInstruction",), lambda: [_unit(("systemInstruction",), system)])
-        for i, content in enumerate(body.get("contents") or []):
-            section(("contents", i), lambda i=i, content=content: [_unit(("contents", i), content)])
-        return units
-    for i, message in enumerate(body.get("messages") or []):
-        section(("messages", i), lambda i=i, message=message: [_unit(("messages", i), message)])
-    return units
+    def section(self, key: tuple, make: Callable[[], list[PromptUnit]]) -> None:
+        self.units.extend(self._reuse[key] if key in self._reuse else make())
 
+    def value(self, path: tuple, value: Any) -> None:
+        """A section that is one unit (a tool, a system prompt, a message)."""
+        self.section(path, lambda: [unit(path, value)])
 
-def _message_units(i: int, message: Any) -> list[PromptUnit]:
-    content = message.get("content") if isinstance(message, dict) else None
-    if isinstance(content, list):
-        role = message.get("role")
-        return [_unit(("messages", i, "content", k), {"role": role, **b} if isinstance(b, dict) else b) for k, b in enumerate(content)]
-    return [_unit(("messages", i), without_cache_control(message))]
+    def each(self, name: str, items: Any) -> None:
+        """One section per item of a top-level list (tools, messages, input, contents)."""
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            self.value((name, i), item)
 
 
 def sections(units: list[PromptUnit]) -> dict[tuple, list[PromptUnit]]:

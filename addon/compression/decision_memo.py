@@ -40,13 +40,24 @@ def content_key(text: str) -> str:
 class DecisionMemo:
     """Thread-safe memo of decisions: a bounded LRU over a diskcache directory."""
 
-    def __init__(self, directory: Path, ttl_s: int = DEFAULT_TTL_S, lru_size: int = 4096) -> None:
-        self._cache = diskcache.Cache(str(private_dir(directory)), eviction_policy="least-recently-stored")
+    def __init__(self, directory: Path | None = None, ttl_s: int = DEFAULT_TTL_S, lru_size: int = 4096) -> None:
         self._ttl_s = ttl_s
         self._lru: OrderedDict[str, Decision] = OrderedDict()
         self._lru_size = lru_size
         self._lock = threading.Lock()
         self._touched: dict[str, float] = {}
+        self._cache: diskcache.Cache | None = None
+        if directory is not None:
+            self.open(directory)
+
+    def open(self, directory: Path) -> None:
+        """Keep decisions in `directory` from now on (the proxy's HEADROOM_HOME changed): the
+        memo object stays the one its users hold."""
+        self.close()
+        with self._lock:
+            self._lru.clear()
+            self._touched.clear()
+        self._cache = diskcache.Cache(str(private_dir(directory)), eviction_policy="least-recently-stored")
 
     def get(self, key: str) -> Decision | None:
         """The decision for `key`, extending its life when half of it has passed."""
@@ -55,6 +66,8 @@ class DecisionMemo:
             if decision is not None:
                 self._lru.move_to_end(key)
         if decision is None:
+            if self._cache is None:
+                return None
             value, expire_at = self._cache.get(key, default=None, expire_time=True)
             if value is None:
                 return None
@@ -66,13 +79,15 @@ class DecisionMemo:
         return decision
 
     def put(self, key: str, decision: Decision) -> None:
+        if self._cache is None:
+            raise RuntimeError("the decision memo is not open")
         self._cache.set(key, (decision.kind, decision.text, decision.tokens_before, decision.tokens_after), expire=self._ttl_s)
         self._touched[key] = time.time()
         self._remember(key, decision)
 
     def _refresh(self, key: str, expire_at: float | None) -> None:
         now = time.time()
-        if expire_at is None or expire_at - now < self._ttl_s / 2:
+        if self._cache is not None and expire_at is None or expire_at - now < self._ttl_s / 2:
             self._cache.touch(key, expire=self._ttl_s)
         self._touched[key] = now
 
@@ -85,4 +100,6 @@ class DecisionMemo:
                 self._touched.pop(old, None)
 
     def close(self) -> None:
-        self._cache.close()
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None

@@ -3,32 +3,23 @@
 Pure of mitmproxy: the addon copies what it needs off the flow into `FlowFacts` on the event
 loop, and `build_row` runs on the ledger's writer thread.
 
-Session key (a stable conversation key, hashed; the first rule that applies wins):
-1. the client's own session id header: `x-claude-code-session-id` (Claude Code), `session_id` (Codex);
-2. the body's `metadata.user_id` (Anthropic; Claude Code's names its session) or `prompt_cache_key` (OpenAI);
-3. else the conversation's opening: the system prompt (or `instructions` / `systemInstruction`)
-   and the first user message, first 2,000 characters of each as JSON, without their dynamic
-   values (dates, times, ids: `dynamic_fields.skeleton`). Every turn of an agent loop re-sends
-   both, so its requests share the key.
+The session column is the conversation's key (addon/cache/conversation.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from addon.cache.dynamic_fields import skeleton
+from addon.cache.conversation import session_key
 from addon.ledger.ledger_table import LedgerRow, SegmentFigures
 from addon.ledger.pricing import PricingTable, request_cost, segment_saving
-from addon.cache.prompt_units import without_cache_control
 from addon.retrieval.retrieve_tool import TOOL_NAME
-from addon.ledger.usage import Usage, parse_usage, parse_usage_bytes
+from addon.ledger.usage import Usage, parse_usage_bytes
+from addon.providers import Provider, provider_named
 
-SESSION_HEADERS = {"x-claude-code-session-id": "claude-code", "session_id": "codex"}
-OPENING_CHARS = 2000
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
 
 
@@ -54,78 +45,13 @@ class FlowFacts:
     ttfb_ms: float | None = None
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def _opening(provider: str, body: dict) -> tuple[Any, Any]:
-    """The system prompt and the first user message of a request body."""
-    if provider == "anthropic":
-        first = next((m.get("content") for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"), None)
-        return body.get("system"), first
-    if provider == "openai_chat":
-        messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-        system = next((m.get("content") for m in messages if m.get("role") in ("system", "developer")), None)
-        return system, next((m.get("content") for m in messages if m.get("role") == "user"), None)
-    if provider == "openai_responses":
-        items = body.get("input")
-        if isinstance(items, list):
-            items = next((i.get("content") for i in items if isinstance(i, dict) and i.get("role") == "user"), None)
-        return body.get("instructions"), items
-    contents = body.get("contents") or [{}]
-    return body.get("systemInstruction") or body.get("system_instruction"), contents[0] if isinstance(contents, list) else None
-
-
-def session_key(provider: str, headers: dict[str, str], body: dict | None) -> str:
-    """The conversation this request belongs to (see the module docstring for the rule)."""
-    for name, client in SESSION_HEADERS.items():
-        if value := headers.get(name):
-            return f"{client}:{_digest(value)}"
-    body = body or {}
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
-        return f"user:{_digest(metadata['user_id'])}"
-    if isinstance(body.get("prompt_cache_key"), str) and body["prompt_cache_key"]:
-        return f"cache-key:{_digest(body['prompt_cache_key'])}"
-    system, first = _opening(provider, body)
-    return f"prompt:{_digest(provider, _opening_text(system), _opening_text(first))}"
-
-
-def _opening_text(value: Any) -> str:
-    """The first OPENING_CHARS of a prompt part without its dynamic values and snapshot lines
-    (`dynamic_fields.skeleton`): a clock in the system prompt, or a breakpoint the client moves,
-    must not make every turn a conversation of its own."""
-    if isinstance(value, str):
-        text = value
-    else:  # structured: lines as lines, so snapshot lines are recognised
-        text = json.dumps(without_cache_control(value), sort_keys=True, ensure_ascii=False).replace("\\n", "\n")
-    head = text[: 2 * OPENING_CHARS]
-    if len(text) > len(head) and "\n" in head:
-        head = head.rsplit("\n", 1)[0]  # whole lines only: a value cut in two would not be recognised
-    return skeleton(head)[:OPENING_CHARS]
-
-
-def answers_retrieve(provider: str, body: dict | None) -> bool:
-    """Whether a follow-up body ends with the answer to a retrieve call (a retrieval round)."""
-    messages = [m for m in (body or {}).get("messages") or [] if isinstance(m, dict)]
-    assistant = next((m for m in reversed(messages) if m.get("role") == "assistant"), None)
-    if assistant is None or messages[-1] is assistant:
-        return False
-    if provider == "anthropic":
-        blocks = assistant.get("content") if isinstance(assistant.get("content"), list) else []
-        names = [b.get("name") for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]
-    else:
-        names = [(c.get("function") or {}).get("name") for c in assistant.get("tool_calls") or [] if isinstance(c, dict)]
-    return any(isinstance(n, str) and n.startswith(TOOL_NAME) for n in names)
-
-
-def websocket_usage(provider: str, message: bytes) -> Usage | None:
+def websocket_usage(provider: Provider, message: bytes) -> Usage | None:
     """The usage of a `response.completed` (or `.incomplete`/`.failed`) event sent as a WebSocket message."""
     try:
         event = json.loads(message)
     except (ValueError, UnicodeDecodeError):
         return None
-    return parse_usage(provider, event.get("response")) if isinstance(event, dict) else None
+    return provider.usage_of(event.get("response")) if isinstance(event, dict) else None
 
 
 def model_of(facts: FlowFacts, body: dict | None, usage: Usage | None) -> str | None:
@@ -155,10 +81,11 @@ def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
     except (ValueError, UnicodeDecodeError):
         body = None
     body = body if isinstance(body, dict) else None
+    provider = provider_named(facts.provider)
     if facts.websocket:
-        usage = websocket_usage(facts.provider, facts.response_body or b"")
+        usage = websocket_usage(provider, facts.response_body or b"")
     else:
-        usage = facts.streamed_usage if facts.streamed else parse_usage_bytes(facts.provider, facts.response_body or b"")
+        usage = facts.streamed_usage if facts.streamed else parse_usage_bytes(provider, facts.response_body or b"")
     model = model_of(facts, body, usage)
     meta = facts.meta
     errors = [str(e) for e in meta.get("errors") or []] + ([str(meta["error"])] if meta.get("error") else [])
@@ -166,7 +93,7 @@ def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
         ts=facts.ts,
         provider=facts.provider,
         model=model,
-        session=session_key(facts.provider, facts.headers, body),
+        session=session_key(provider, facts.headers, body),
         streamed=facts.streamed,
         status=facts.status,
         usage=usage,
@@ -185,7 +112,7 @@ def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
         # Non-streamed follow-ups are always retrieval rounds, already summed into their
         # client's response; streamed ones are the loopback responder's rounds, billed here.
         row.role, row.billed = "follow_up", facts.streamed
-        row.retrieve_round = answers_retrieve(facts.provider, body)
+        row.retrieve_round = provider.answers_retrieve(body or {}, TOOL_NAME)
     else:
         row.billed = not facts.streamed_retrieval
     price_row(row, table)

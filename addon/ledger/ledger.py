@@ -6,10 +6,8 @@ at it; the `response` hook, which fires after a streamed body has gone out, reco
 callable does no I/O: building the row (parsing bodies, pricing) and writing it happen on the
 ledger's writer thread. Nothing here can fail a flow: errors are counted and logged.
 
-The Responses API over WebSocket (Codex): each client `response.create` message is one request;
-the server's `response.completed` (or `.incomplete`/`.failed`/`error`) message ends it and
-carries its usage. A connection serves one response at a time, so requests and their ends pair
-up in order.
+Requests over a WebSocket (the Responses API, as Codex sends it) are paired with the message
+that ends each by addon/ledger/websocket_requests.py.
 
 Once a row is built, its one-line summary (addon/ledger/ledger_line.py) is handed back to the event
 loop and put on the flow: `flow.metadata["headroom_ledger"]`, and for a rewritten request also a
@@ -20,31 +18,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from mitmproxy import command, ctx, exceptions, hooks, http
 
-from addon.ledger.flow_record import SESSION_HEADERS, FlowFacts, build_row
+from addon.cache.conversation import SESSION_HEADERS
+from addon.flow_state import FlowState
+from addon.ledger.flow_record import FlowFacts, build_row
+from addon.ledger.websocket_requests import WebSocketRequests, counted
 from addon.ledger.ledger_table import LedgerRow, LedgerWriter, ledger_path
 from addon.ledger.ledger_line import ledger_line
 from addon.ledger.pricing import PricingError, PricingTable, load_pricing
-from addon.providers import adapter_for
+from addon.providers import Provider, provider_for, provider_named
+from addon.proxy.host_filter import HostFilter
 from addon.proxy.response_streaming import STREAMED_TYPES
 from addon.ledger.usage import UsageTap
 
 log = logging.getLogger(__name__)
 
-# Exact token counts arrive shortly after the request went out (addon/compression/compression.py counts them
-# off the critical path); a fast response waits this long for them before its row is written.
+# Exact token counts arrive shortly after the request went out (the Compression addon counts
+# them off the critical path); a fast response waits this long for them before its row is written.
 COUNT_WAIT_S = 10.0
-# The server message that ends a Responses request on a WebSocket. Servers put `type` first; a
-# `response.completed` message can be large, so only its head and tail are searched, unparsed.
-_WS_END = re.compile(rb'"type"\s*:\s*"(response\.completed|response\.incomplete|response\.failed|error)"')
-WS_END_PEEK = 256
 
 
 def passthrough_stream(tap: UsageTap, inner: Callable[[bytes], Iterable[bytes] | bytes] | bool) -> Callable[[bytes], Iterable[bytes] | bytes]:
@@ -65,51 +61,17 @@ def passthrough_stream(tap: UsageTap, inner: Callable[[bytes], Iterable[bytes] |
     return stream
 
 
-def counted(meta: dict) -> bool:
-    """Whether every rewritten segment of a report has its exact token counts."""
-    return all(entry.get("tokens_before") is not None for entry in meta.get("rewritten") or [])
-
-
-def _uncounted(meta: dict) -> dict:
-    return {**meta, "tokens_before": None, "tokens_after": None, "rewritten": [
-        {**e, "tokens_before": None, "tokens_after": None} for e in meta.get("rewritten") or [] if isinstance(e, dict)
-    ]}  # fmt: skip
-
-
-def same_report(a: dict, b: dict) -> bool:
-    """Whether two rewrite reports (`flow.metadata["headroom"]`) describe the same rewrite: the
-    later one may only have its exact token counts filled in (addon/compression/compression.py counts them after
-    the request went out). A rewrite's `ms` tells reports of one WebSocket flow apart."""
-    return a is b or ("ms" in a and "ms" in b and _uncounted(a) == _uncounted(b))
-
-
-def websocket_end(content: bytes) -> str | None:
-    """The type of a server message that ends a Responses request (`response.completed`, …), else None."""
-    match = _WS_END.search(content[:WS_END_PEEK]) or _WS_END.search(content[-WS_END_PEEK:])
-    return match.group(1).decode() if match else None
-
-
-@dataclass
-class PendingWs:
-    """A Responses request sent over a WebSocket, waiting for the message that ends it."""
-
-    facts: FlowFacts
-    report: dict | None  # the rewrite report of its message; replaced by its counted version when that appears
-    sent: float  # the message's timestamp
-
-
 class Ledger:
     """Records every LLM request's usage, compression figures and cost."""
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: HostFilter) -> None:
+        self.hosts = hosts
         self.writer: LedgerWriter | None = None
         self.table: PricingTable | None = None
         self.counters: Counter[str] = Counter()
         self._taps: dict[str, UsageTap] = {}
         self._background: set[asyncio.Task] = set()
-        self._ws_pending: dict[str, deque[PendingWs]] = {}  # per WebSocket flow, oldest first
-        self._ws_reports: dict[str, dict] = {}  # per WebSocket flow: the report its last request went out with
-        self._ws_uncounted: dict[str, list[PendingWs]] = {}  # per WebSocket flow: requests whose counts are to come
+        self.websockets = WebSocketRequests(self._record, self._submit)
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -141,23 +103,20 @@ class Ledger:
                     self.counters["open_failed"] += 1
                     log.warning("headroom: the ledger %s cannot be opened, nothing will be recorded (%s: %s)", path, type(e).__name__, e)
 
-    def provider_of(self, flow: http.HTTPFlow) -> str | None:
+    def provider_of(self, flow: http.HTTPFlow) -> Provider | None:
         """The API of an LLM request this addon records, or None."""
         if self.writer is None or flow.request.method != "POST":
             return None
-        meta = flow.metadata.get("headroom")
-        if flow.metadata.get("headroom_streamed_retrieval") and isinstance(meta, dict):
-            return meta.get("provider")  # routed to the loopback responder: the path is no longer the API's
+        state = FlowState(flow)
+        if state.streamed_retrieval and state.provider_name:
+            return provider_named(state.provider_name)  # routed to the loopback responder: the path is no longer the API's
         return self.api_of(flow)
 
-    @staticmethod
-    def api_of(flow: http.HTTPFlow) -> str | None:
+    def api_of(self, flow: http.HTTPFlow) -> Provider | None:
         """The API a flow's host and path belong to (HTTP or WebSocket), or None."""
-        host_filter = ctx.master.addons.get("hostfilter")
-        if host_filter and not host_filter.wants(flow.request.pretty_host, flow.request.port):
+        if not self.hosts.wants(flow.request.pretty_host, flow.request.port):
             return None
-        adapter = adapter_for(flow.request.path)
-        return adapter.name if adapter else None
+        return provider_for(flow.request.path)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         try:
@@ -210,119 +169,35 @@ class Ledger:
             if flow.websocket is None or self.writer is None or not flow.websocket.messages:
                 return
             message = flow.websocket.messages[-1]
-            if not message.is_text or (not message.from_client and flow.id not in self._ws_pending):
+            if not message.is_text or (not message.from_client and not self.websockets.waits_for(flow)):
                 return  # most server messages are deltas of a response nobody is waiting for here
-            if self.api_of(flow) != "openai_responses":
-                return
-            if not message.from_client:
-                self._ws_server_message(flow, message.content, message.timestamp)
-            elif b'"response.create"' in message.content[:4096]:
-                self._ws_request(flow, message.content, message.timestamp)
+            provider = self.api_of(flow)
+            if provider is not None and provider.websocket_requests:
+                self.websockets.message(flow, provider)
         except Exception as e:
             self._failed("websocket", e)
 
     def update(self, flows) -> None:
-        """Flows changed. addon/compression/compression.py announces a report's exact counts this way: take them
-        for the WebSocket request they belong to before a later message's report replaces them."""
-        if self._ws_uncounted:
-            for flow in flows:
-                self._take_counts(flow)
-
-    def _take_counts(self, flow: http.HTTPFlow) -> None:
-        current = flow.metadata.get("headroom")
-        if not isinstance(current, dict) or not counted(current):
-            return
-        for pending in self._ws_uncounted.get(flow.id) or ():
-            if pending.report is not None and same_report(current, pending.report):
-                pending.report = current
-                self._forget(flow.id, pending)
-                return
-
-    def _forget(self, flow_id: str, pending: PendingWs) -> None:
-        waiting = self._ws_uncounted.get(flow_id) or []
-        if pending in waiting:
-            waiting.remove(pending)
-        if not waiting:
-            self._ws_uncounted.pop(flow_id, None)
+        self.websockets.update(flows)
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
-        self._ws_reports.pop(flow.id, None)
         try:
-            why = flow.websocket.close_reason if flow.websocket and flow.websocket.close_reason else "closed"
-            for pending in self._ws_pending.pop(flow.id, None) or ():
-                pending.facts.meta = {**pending.facts.meta, "error": f"websocket ended before the response did ({why})"}
-                self._submit(pending.facts, flow)
-                self._forget(flow.id, pending)
+            self.websockets.end(flow)
         except Exception as e:
             self._failed("websocket", e)
 
-    def _ws_request(self, flow: http.HTTPFlow, content: bytes, ts: float) -> None:
-        # addon/compression/compression.py (earlier in the chain) has already rewritten this message and put its
-        # report on the flow; a report equal to the previous message's is that one's, not this one's.
-        report = flow.metadata.get("headroom")
-        previous = self._ws_reports.get(flow.id)
-        if not isinstance(report, dict) or (previous is not None and same_report(report, previous)):
-            report = None
-        else:
-            self._ws_reports[flow.id] = report
-        request = flow.request
-        facts = FlowFacts(
-            ts=ts,
-            provider="openai_responses",
-            path=request.path,
-            headers={name: request.headers[name] for name in SESSION_HEADERS if name in request.headers},
-            request_body=content,
-            meta=dict(report or {}),
-            streamed=True,
-            websocket=True,
-        )
-        pending = PendingWs(facts, report, ts)
-        self._ws_pending.setdefault(flow.id, deque()).append(pending)
-        if report is not None and not counted(report):
-            self._ws_uncounted.setdefault(flow.id, []).append(pending)
-
-    def _ws_server_message(self, flow: http.HTTPFlow, content: bytes, ts: float) -> None:
-        queue = self._ws_pending[flow.id]
-        pending = queue[0]
-        if pending.facts.ttfb_ms is None:
-            pending.facts.ttfb_ms = (ts - pending.sent) * 1000
-        end = websocket_end(content)
-        if end is None:
-            return
-        queue.popleft()
-        if not queue:
-            del self._ws_pending[flow.id]
-        facts = pending.facts
-        facts.status = 101  # the handshake's: the messages have none of their own
-        facts.response_body = content
-        facts.latency_ms = (ts - pending.sent) * 1000
-        self._take_counts(flow)
-        facts.meta = dict(pending.report or {})
-        if end == "error":
-            facts.meta["error"] = f"websocket error event: {content[:300].decode('utf-8', 'replace')}"
-
-        def report_now() -> dict:
-            self._take_counts(flow)  # also without the announcement: the flow may show them now
-            return pending.report or {}
-
-        task = self._record(flow, facts, report_now)
-        if task is None:
-            self._forget(flow.id, pending)
-        else:  # counts may still come after the connection ended: keep listening until the row is in
-            task.add_done_callback(lambda _: self._forget(flow.id, pending))
-
-    def _facts(self, flow: http.HTTPFlow, provider: str) -> FlowFacts:
-        request = flow.request
+    def _facts(self, flow: http.HTTPFlow, provider: Provider) -> FlowFacts:
+        request, state = flow.request, FlowState(flow)
         return FlowFacts(
             ts=request.timestamp_start,
-            provider=provider,
+            provider=provider.name,
             path=request.path,
             headers={name: request.headers[name] for name in SESSION_HEADERS if name in request.headers},
             request_body=request.get_content(strict=False) or b"",
-            meta=dict(flow.metadata.get("headroom") or {}),
-            follow_up=bool(flow.metadata.get("headroom_follow_up")),
-            streamed_retrieval=bool(flow.metadata.get("headroom_streamed_retrieval")),
-            retrieval_rounds=int(flow.metadata.get("headroom_retrieval_rounds") or 0),
+            meta=dict(state.report or {}),
+            follow_up=state.follow_up,
+            streamed_retrieval=state.streamed_retrieval,
+            retrieval_rounds=state.retrieval_rounds,
         )
 
     def _record(self, flow: http.HTTPFlow, facts: FlowFacts, report_now: Callable[[], dict] | None = None) -> asyncio.Task | None:
@@ -332,7 +207,7 @@ class Ledger:
         if counted(facts.meta):
             self._submit(facts, flow)
             return None
-        report_now = report_now or (lambda: flow.metadata.get("headroom") or {})
+        report_now = report_now or (lambda: FlowState(flow).report or {})
         task = asyncio.ensure_future(self._record_when_counted(flow, facts, report_now))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -371,12 +246,13 @@ class Ledger:
     def _annotate(flow: http.HTTPFlow, line: str) -> None:
         """Put a row's ledger line on its flow (on the event loop)."""
         try:
+            state = FlowState(flow)
             if flow.websocket is not None:  # one line per request the connection carried
-                previous = flow.metadata.get("headroom_ledger")
-                flow.metadata["headroom_ledger"] = f"{previous}\n{line}" if previous else line
+                previous = state.ledger_line
+                state.ledger_line = f"{previous}\n{line}" if previous else line
             else:
-                flow.metadata["headroom_ledger"] = line
-                if (flow.metadata.get("headroom") or {}).get("rewritten"):
+                state.ledger_line = line
+                if (state.report or {}).get("rewritten"):
                     flow.comment = f"{flow.comment}\n{line}" if flow.comment else line
             ctx.master.addons.trigger(hooks.UpdateHook([flow]))  # mitmweb redraws the flow
         except Exception as e:

@@ -11,69 +11,81 @@ from __future__ import annotations
 import json
 import logging
 
-from mitmproxy import ctx, http
+from mitmproxy import http
 
-from addon.retrieval.retrieval_rounds import (
-    MAX_ROUNDS,
-    final_response,
-    follow_up_body,
-    retrieve_calls,
-    supported,
-    without_retrieve_calls,
-)
+from addon.flow_state import FlowState
+from addon.providers import provider_named
 from addon.proxy.upstream_client import FOLLOW_UP_HEADER, UpstreamClient, upstream_url
+from addon.retrieval.original_store import Originals
+from addon.retrieval.retrieval_rounds import MAX_ROUNDS
+from addon.retrieval.retrieve_tool import answer
+from addon.services import Services
 
 log = logging.getLogger(__name__)
 
 LIMIT_NOTE = "(Headroom: the retrieval limit for this turn was reached.)"
 
 
+def retrieve(services: Services, original_id: str, query: str | None, owner: str) -> str:
+    """The tool result for one retrieve call (counted per outcome)."""
+    originals: Originals | None = services.originals
+    try:
+        if originals is None:
+            raise RuntimeError("the store of originals is not open")
+        fetched = originals.fetch(original_id, owner)
+    except Exception as e:  # store unavailable: tell the model, not the client
+        services.counters["retrieve_error"] += 1
+        log.warning("headroom: retrieve failed (%s: %s)", type(e).__name__, e)
+        return "The original cannot be fetched right now. Re-run the tool to see its output again."
+    services.counters[f"retrieve_{fetched.status}"] += 1
+    return answer(fetched.original.text if fetched.original else None, query, fetched.status)
+
+
 class AnswerRetrieval:
     """Answers `headroom_retrieve` calls in non-streaming responses."""
 
-    def __init__(self) -> None:
-        self.upstream = UpstreamClient()
+    def __init__(self, services: Services, upstream: UpstreamClient) -> None:
+        self.services, self.upstream = services, upstream
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if self.upstream.is_follow_up(flow.request):
-            flow.metadata["headroom_follow_up"] = True
+            FlowState(flow).follow_up = True
             del flow.request.headers[FOLLOW_UP_HEADER]
 
     async def response(self, flow: http.HTTPFlow) -> None:
-        meta = flow.metadata.get("headroom") or {}
-        tool, provider = meta.get("retrieve_tool"), meta.get("provider")
-        if not tool or not supported(provider) or flow.response is None or flow.response.stream:
+        state = FlowState(flow)
+        report = state.report or {}
+        tool, name = report.get("retrieve_tool"), report.get("provider")
+        if not tool or not name or flow.response is None or flow.response.stream or flow.response.status_code != 200:
             return
-        if flow.response.status_code != 200:
+        provider = provider_named(name)
+        if not provider.answerable_rounds:
             return
         try:
             first = json.loads(flow.response.get_content() or b"")
         except ValueError:
             return
-        if not isinstance(first, dict) or not retrieve_calls(provider, first, tool):
+        if not isinstance(first, dict) or not provider.retrieve_calls(first, tool):
             return
-        rewrite = ctx.master.addons.get("compression")
-        owner = flow.metadata.get("headroom_owner", "anonymous")
+        owner = state.owner or "anonymous"
         body = (flow.request.get_content() or b"").decode("utf-8")
         rounds = [first]
         try:
             for _ in range(MAX_ROUNDS):
-                calls = retrieve_calls(provider, rounds[-1], tool)
+                calls = provider.retrieve_calls(rounds[-1], tool)
                 if not calls:
                     break
-                answers = {}
-                for call in calls:
-                    answers[call.call_id] = rewrite.retrieve(call.original_id, call.query, owner)
-                body = follow_up_body(provider, body, rounds[-1], tool, answers)
+                answers = {call.call_id: retrieve(self.services, call.original_id, call.query, owner) for call in calls}
+                body = provider.follow_up_body(body, rounds[-1], tool, answers)
                 rounds.append(await self._send(flow, body))
         except Exception as e:  # fail open: the client still gets an answer it can use
-            rewrite.counters["errors"] += 1
+            self.services.counters["errors"] += 1
             log.warning("headroom: retrieval follow-up failed (%s: %s)", type(e).__name__, e)
-        final = final_response(provider, rounds)
-        if retrieve_calls(provider, final, tool):
-            final = without_retrieve_calls(provider, final, tool, LIMIT_NOTE)
+        final = provider.final_response(rounds)
+        if provider.retrieve_calls(final, tool):
+            final = provider.without_retrieve_calls(final, tool, LIMIT_NOTE)
         flow.response.content = json.dumps(final, ensure_ascii=False).encode("utf-8")
-        flow.metadata["headroom_retrieval_rounds"] = len(rounds) - 1
+        state.retrieval_rounds = len(rounds) - 1
         flow.comment = (flow.comment + f" · answered {len(rounds) - 1} retrieval round(s)").strip(" ·")
 
     async def _send(self, flow: http.HTTPFlow, body: str) -> dict:

@@ -1,18 +1,19 @@
-"""The retrieve tool: its definition per provider, the marker format, and its answers.
+"""The retrieve tool: its description and schema, the marker format, and its answers.
 
 A compressor's fold note (`[… 1,240 lines folded]`, see compressors/notes.py) becomes a marker
 by naming the stored original: `[… 1,240 lines folded · retrieve id=0123456789abcdef01234567]`.
-One format, parsed by MARKER_ID; the tool's definition is a constant string per provider so
-every request of a conversation carries exactly the same bytes (prompt caches are byte-keyed).
+One format, parsed by MARKER_ID. Each provider writes the tool in its own format
+(`Provider.tool_definition`) as a constant string, so every request of a conversation
+carries exactly the same bytes (prompt caches are byte-keyed).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 
 from compressors.notes import NOTE_PATTERN
+
 
 TOOL_NAME = "headroom_retrieve"
 ID_RE = r"[0-9a-f]{24}"
@@ -25,7 +26,7 @@ DESCRIPTION = (
     "are marked like `[… 120 lines folded · retrieve id=<id>]`. Call this with that id to get the "
     "original text back; pass `query` to get only the lines that contain it (with line numbers)."
 )
-_SCHEMA = {
+SCHEMA = {
     "type": "object",
     "properties": {
         "id": {"type": "string", "description": "The id from a `retrieve id=…` marker."},
@@ -33,38 +34,6 @@ _SCHEMA = {
     },
     "required": ["id"],
 }
-
-
-def tool_definition(provider: str, name: str = TOOL_NAME) -> str:
-    """The tool as a JSON literal in the provider's own format (always the same bytes)."""
-    if provider == "anthropic":
-        value: dict = {"name": name, "description": DESCRIPTION, "input_schema": _SCHEMA}
-    elif provider == "openai_chat":
-        value = {"type": "function", "function": {"name": name, "description": DESCRIPTION, "parameters": _SCHEMA}}
-    elif provider == "openai_responses":
-        value = {"type": "function", "name": name, "description": DESCRIPTION, "parameters": _SCHEMA}
-    elif provider == "gemini":
-        value = {"functionDeclarations": [{"name": name, "description": DESCRIPTION, "parameters": _SCHEMA}]}
-    else:
-        raise ValueError(f"no retrieve tool for provider {provider!r}")
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def tool_names(provider: str, tools: object) -> set[str]:
-    """Names of the tools a request already defines."""
-    names: set[str] = set()
-    for tool in tools if isinstance(tools, list) else []:
-        if not isinstance(tool, dict):
-            continue
-        if provider == "gemini":
-            for declaration in tool.get("functionDeclarations") or []:
-                if isinstance(declaration, dict):
-                    names.add(str(declaration.get("name")))
-        elif provider == "openai_chat" and isinstance(tool.get("function"), dict):
-            names.add(str(tool["function"].get("name")))
-        else:
-            names.add(str(tool.get("name")))
-    return names
 
 
 def unique_name(existing: Iterable[str]) -> str:

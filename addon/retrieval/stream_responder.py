@@ -17,17 +17,19 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from mitmproxy import ctx, http
+from mitmproxy import http
 
 from addon.wire.json_splice import Append, splice
 from addon.retrieval.retrieval_rounds import MAX_ROUNDS
 from addon.wire.sse_events import SseParser
-from addon.retrieval.stream_splicer import AnthropicSplicer, OpenAIChatSplicer
-from addon.proxy.upstream_client import upstream_url
+from addon.flow_state import FlowState
+from addon.providers.provider import Provider
+from addon.proxy.upstream_client import UpstreamClient, upstream_url
+from addon.retrieval.answer_retrieval import retrieve
+from addon.services import Services
 
 log = logging.getLogger(__name__)
 
-SPLICERS = {"anthropic": AnthropicSplicer, "openai_chat": OpenAIChatSplicer}
 _PATH = "/headroom-stream/"
 _RELAYED_HEADERS = {"content-type", "request-id", "x-request-id", "retry-after", "anthropic-ratelimit-requests-remaining"}
 
@@ -39,7 +41,7 @@ class StreamJob:
     url: str
     headers: dict[str, str]
     body: str
-    provider: str
+    provider: Provider
     tool_name: str
     owner: str
 
@@ -47,7 +49,8 @@ class StreamJob:
 class StreamResponder:
     """Serves streamed requests that carry the retrieve tool, on 127.0.0.1."""
 
-    def __init__(self) -> None:
+    def __init__(self, services: Services, upstream: UpstreamClient) -> None:
+        self.services, self.upstream = services, upstream
         self.jobs: dict[str, StreamJob] = {}
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -60,16 +63,16 @@ class StreamResponder:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    def route(self, flow: http.HTTPFlow, provider: str, tool_name: str, owner: str) -> None:
+    def route(self, flow: http.HTTPFlow, provider: Provider, tool_name: str, owner: str) -> None:
         """Send this flow to the responder instead of the provider."""
-        upstream = ctx.master.addons.get("answerretrieval").upstream
+        upstream = self.upstream
         request = flow.request
         token = secrets.token_hex(16)
         body = (request.get_content() or b"").decode("utf-8")
         self.jobs[token] = StreamJob(upstream_url(request), upstream.headers(request.headers), body, provider, tool_name, owner)
         request.scheme, request.host, request.port = "http", "127.0.0.1", self.port
         request.path = _PATH + token
-        flow.metadata["headroom_streamed_retrieval"] = True
+        FlowState(flow).streamed_retrieval = True
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Keep-alive: a `connection: close` here would reach the client too, and it would then pay a
@@ -104,9 +107,9 @@ class StreamResponder:
         return "close" not in headers.get("connection", "").lower()
 
     async def _run(self, job: StreamJob, writer: asyncio.StreamWriter) -> None:
-        rewrite = ctx.master.addons.get("compression")
-        client = ctx.master.addons.get("answerretrieval").upstream.client()
-        splicer = SPLICERS[job.provider](job.tool_name)
+        client = self.upstream.client()
+        splicer = job.provider.splicer(job.tool_name)
+        assert splicer is not None, f"{job.provider.name} streams cannot be spliced"
         body = job.body
         for round_number in range(MAX_ROUNDS + 1):
             splicer.start_round()
@@ -127,7 +130,7 @@ class StreamResponder:
             result = splicer.finish_round()
             if not result.needs_followup or round_number == MAX_ROUNDS:
                 break
-            answers = {call.call_id: rewrite.retrieve(call.ref_id or "", call.query, job.owner) for call in result.retrieve_calls}
+            answers = {call.call_id: retrieve(self.services, call.ref_id or "", call.query, job.owner) for call in result.retrieve_calls}
             for message in splicer.followup_messages(result, answers):
                 body = splice(body, [Append(("messages",), json.dumps(message, ensure_ascii=False))])
         await _send(writer, splicer.final_events())

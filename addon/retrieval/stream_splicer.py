@@ -7,7 +7,7 @@ answers them, sends the follow-up request (`followup_messages` appended to the m
 `start_round()` and feeds the follow-up stream the same way. When it stops looping (the model is
 done, or the caller's round limit is reached) it sends `final_events()` and closes the stream.
 
-    splicer = AnthropicSplicer("headroom_retrieve")          # or OpenAIChatSplicer
+    splicer = provider.splicer("headroom_retrieve")        # AnthropicSplicer, OpenAIChatSplicer
     for each upstream round:
         splicer.start_round()                                # a no-op before the first round
         parser = SseParser()
@@ -70,13 +70,10 @@ from typing import Any
 
 from addon.wire.sse_events import SseEvent
 
-# Anthropic usage fields that describe the prompt rather than the generation.
-_ANTHROPIC_INPUT_USAGE = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation")
-_OPENAI_INPUT_USAGE = ("prompt_tokens", "prompt_tokens_details")
 
 
 @dataclass
-class RetrieveCall:
+class StreamedRetrieveCall:
     call_id: str  # the tool_use / tool_call id, for the tool result
     input: dict  # the parsed arguments ({} when they did not parse)
     raw_input: str  # the arguments as streamed
@@ -96,7 +93,7 @@ class RetrieveCall:
 
 @dataclass
 class RoundResult:
-    retrieve_calls: list[RetrieveCall]
+    retrieve_calls: list[StreamedRetrieveCall]
     assistant: dict  # the round's whole assistant message, in the provider's request shape
     followup_assistant: dict  # the same without the client's tool calls: for the follow-up request
     client_tool_calls: bool  # the round sent tool calls of the client's to the client
@@ -114,8 +111,8 @@ class RoundResult:
         return bool(calls) and self.complete and self.error is None and all(c.complete for c in calls)
 
 
-class _Splicer:
-    """Round bookkeeping shared by both APIs."""
+class Splicer:
+    """Round bookkeeping shared by every API; each provider's stream_splicer.py subclasses it."""
 
     def __init__(self, tool_name: str, *, sum_input_usage: bool = False) -> None:
         self.tool_name = tool_name
@@ -194,7 +191,7 @@ class _Splicer:
         raise NotImplementedError
 
 
-def _final_stop(
+def final_stop(
     stop: str | None, any_retrieve: bool, client_calls: bool, last: RoundResult, done: str, tools: str, ordinary: tuple[str, ...]
 ) -> str | None:
     """The stop reason the client gets. Unchanged unless a retrieve call happened."""
@@ -207,7 +204,7 @@ def _final_stop(
     return stop
 
 
-def _final_usage(base: dict, rounds: list[dict], output_key: str, input_keys: tuple[str, ...], sum_input: bool) -> dict:
+def final_usage(base: dict, rounds: list[dict], output_key: str, input_keys: tuple[str, ...], sum_input: bool) -> dict:
     """The last round's usage object with output summed and input figures first-round or summed."""
     summed = _sum_numbers(rounds)
     first = rounds[0] if rounds else {}
@@ -241,13 +238,13 @@ def _sum_numbers(dicts: list[dict]) -> dict:
     return out
 
 
-def _object(event: SseEvent) -> dict | None:
+def event_object(event: SseEvent) -> dict | None:
     if event.data is None or not event.complete:
         return None
-    return _parse_object(event.data)
+    return parse_object(event.data)
 
 
-def _parse_object(text: str) -> dict | None:
+def parse_object(text: str) -> dict | None:
     try:
         value = json.loads(text)
     except ValueError:
@@ -255,12 +252,5 @@ def _parse_object(text: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# The two protocols live in their own modules; they are imported here so callers need one name.
-from addon.retrieval.stream_splicer_anthropic import AnthropicSplicer  # noqa: E402
-from addon.retrieval.stream_splicer_openai import OpenAIChatSplicer  # noqa: E402
-
-__all__ = ["AnthropicSplicer", "OpenAIChatSplicer", "RetrieveCall", "RoundResult"]

@@ -4,7 +4,7 @@ For a request Headroom rewrote, mitmweb (and mitmproxy's console) pick this view
 lists each rewritten segment with its kind and exact token counts, then the text the model got
 and the original, then a unified diff of whatever else changed in the body (the retrieve tool,
 cache settings, a moved system prompt value). The original body is kept for rewritten requests only, in
-`flow.metadata["headroom_original"]` (addon/compression/compression.py); the segments are found again by parsing
+`FlowState.original` (addon/flow_state.py); the segments are found again by parsing
 that body with the provider's adapter and reading the same JSON paths in the forwarded body.
 The flow's ledger line (addon/ledger/ledger.py) heads the view. Other flows are not claimed.
 """
@@ -22,10 +22,9 @@ from mitmproxy.contentviews.base import TViewLine, TViewResult
 
 from addon.wire import json_splice
 from addon.wire.json_splice import Path
-from addon.providers import adapter_for
+from addon.flow_state import FlowState
+from addon.providers import provider_for
 
-ORIGINAL_KEY = "headroom_original"
-LEDGER_KEY = "headroom_ledger"
 PRIORITY = 2  # above the JSON view's 1: a rewritten request opens in this view
 
 
@@ -59,7 +58,7 @@ def compare(path: str, original: bytes, forwarded: bytes, report: dict) -> Befor
     """The segments the rewrite changed, paired in order with the report's entries, and the rest
     of the change; None when either body does not parse (the view then leaves the message to
     mitmproxy's own views)."""
-    adapter = adapter_for(path)
+    adapter = provider_for(path)
     if adapter is None:
         return None
     try:
@@ -121,7 +120,7 @@ def _text(text: str) -> Iterator[TViewLine]:
 
 
 def _head(flow: http.HTTPFlow) -> Iterator[TViewLine]:
-    report = flow.metadata.get("headroom")
+    report = FlowState(flow).report
     if isinstance(report, dict):
         yield [("header", "headroom: "), ("text", report_line(report))]
         extras = []
@@ -131,7 +130,7 @@ def _head(flow: http.HTTPFlow) -> Iterator[TViewLine]:
             extras.append(f"prompt_cache_key {report['prompt_cache_key']} added")
         if extras:
             yield [("header", "also:     "), ("text", " · ".join(extras))]
-    ledger = flow.metadata.get(LEDGER_KEY)
+    ledger = FlowState(flow).ledger_line
     if isinstance(ledger, str):
         for line in ledger.splitlines():
             yield [("header", "ledger:   "), ("text", line.removeprefix("ledger: "))]
@@ -160,7 +159,7 @@ def _rewritten_request(data: bytes, flow: Any, http_message: Any) -> bool:
         and isinstance(flow, http.HTTPFlow)
         and http_message is flow.request
         and flow.websocket is None
-        and isinstance(flow.metadata.get(ORIGINAL_KEY), bytes)
+        and isinstance(FlowState(flow).original, bytes)
     )
 
 
@@ -171,11 +170,12 @@ class HeadroomView(contentviews.View):
 
     def __call__(self, data: bytes, *, flow=None, http_message=None, **unknown_metadata) -> TViewResult | None:
         if _rewritten_request(data, flow, http_message):
-            report = flow.metadata.get("headroom") or {}
-            diff = compare(flow.request.path, flow.metadata[ORIGINAL_KEY], data, report)
+            state = FlowState(flow)
+            report = state.report or {}
+            diff = compare(flow.request.path, state.original, data, report)
             if diff is not None:
                 return f"Headroom: {report_line(report)}", _before_after(flow, diff)
-        if isinstance(flow, http.HTTPFlow) and (LEDGER_KEY in flow.metadata or "headroom" in flow.metadata):
+        if isinstance(flow, http.HTTPFlow) and (FlowState(flow).ledger_line is not None or FlowState(flow).report is not None):
             # Picked by hand for another message of an LLM flow: what Headroom knows, then the body.
             body = data.decode("utf-8", "replace")
             return "Headroom: not rewritten", _chain(_head(flow), [[]], _text(body))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from addon.cache.cache_aligner import NOTE_HEAD, AlignOptions, AlignRequest, CacheAligner
 from addon.compression.decision_memo import DecisionMemo
-from addon.cache.prompt_units import prefix_break, prompt_units
-from addon.providers import adapter_for
+from addon.cache.prompt_units import prefix_break
+from addon.providers import provider_for, provider_named
 from addon.compression.pipeline import rewrite_body
 from compressors import Result, compress
 
@@ -34,7 +34,7 @@ class Proxy:
     def send(self, provider_path: str, body: dict, now: float, api_key: bool = True, compress_fn=compress, headers=None) -> tuple[dict, dict]:
         raw = json.dumps(body).encode()
         request = AlignRequest(headers or {}, api_key, now, "test-client")
-        out, report = rewrite_body(raw, adapter_for(provider_path), self.memo, compress_fn=compress_fn, alignment=(self.aligner, request))
+        out, report = rewrite_body(raw, provider_for(provider_path), self.memo, compress_fn=compress_fn, alignment=(self.aligner, request))
         return json.loads(out), report.cache
 
 
@@ -55,7 +55,7 @@ def test_twenty_turns_with_a_clock_in_the_system_prompt_keep_one_prefix_across_a
         if turn == 10:
             proxy.restart()  # the front and the notes come back from the memo
         forwarded, cache = proxy.send("/v1/messages", body, now=1000.0 + 30 * turn)
-        units = prompt_units("anthropic", forwarded)
+        units = provider_named("anthropic").prompt_units(forwarded)
         if previous is not None:
             assert prefix_break(previous, units) is None, f"turn {turn} broke the forwarded prefix"
             if turn != 10:  # (a restarted proxy has no previous request of its own to compare with)
@@ -183,7 +183,7 @@ def test_a_client_moving_its_own_breakpoint_keeps_the_notes_and_the_prefix(tmp_p
         if isinstance(last["content"], list):
             last["content"][-1]["cache_control"] = {"type": "ephemeral"}
         forwarded, cache = proxy.send("/v1/messages", body, now=float(turn))
-        units = prompt_units("anthropic", forwarded)
+        units = provider_named("anthropic").prompt_units(forwarded)
         if previous is not None:
             assert prefix_break(previous, units) is None, f"turn {turn}"
             assert "prefix_break" not in cache

@@ -19,6 +19,7 @@ from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow, tutils
 
 from addon.proxy.host_filter import HostFilter
+from addon.assembly import HeadroomAddons
 from addon.compression.compression import Compression
 from compressors import Context, Result, compress
 from compressors.tokens import count_tokens
@@ -55,14 +56,16 @@ async def settle(rewrite: Compression) -> None:
 @contextlib.asynccontextmanager
 async def headroom(home: Path, **options: Any) -> AsyncIterator[tuple[Compression, taddons.context]]:
     """HostFilter and Compression loaded as mitmdump would, with all state under `home`."""
-    rewrite = Compression()
-    with taddons.context(HostFilter(), rewrite) as tctx:
+    addons = HeadroomAddons()
+    rewrite = addons.compression
+    with taddons.context(addons.hosts, addons.storage, addons.cache, rewrite) as tctx:
         tctx.configure(rewrite, headroom_home=str(home), headroom_workers=1, **options)
         try:
             yield rewrite, tctx
             await settle(rewrite)
         finally:
             rewrite.done()
+            addons.storage.done()
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:

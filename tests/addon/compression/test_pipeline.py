@@ -13,7 +13,9 @@ from addon.compression.decision_memo import Decision, DecisionMemo, content_key
 from addon.providers import UnknownShape
 from addon.providers.anthropic_messages import AnthropicMessages
 from addon.providers.openai_chat import OpenAIChat
-from addon.compression.pipeline import NotJson, Policy, count_tokens_for, rewrite_body
+from addon.compression.pipeline import NotJson, rewrite_body
+from addon.compression.segment_decisions import Policy
+from addon.compression.rewrite_report import count_tokens_for
 from compressors import Context, Result, compress
 from compressors.tokens import count_tokens
 from tests.support.bodies import noisy_log
@@ -332,9 +334,9 @@ def test_output_with_an_escaped_lone_surrogate_does_not_block_the_body(memo: Dec
      ({"type": "none"}, True), ({"type": "tool", "name": "Read"}, True), ({"type": "function", "function": {"name": "x"}}, True)],
 )  # fmt: skip
 def test_tool_choice_that_rules_out_retrieval(choice: object, blocked: bool) -> None:
-    from addon.compression.pipeline import _tool_choice_blocks_retrieval
+    from addon.retrieval.retrieval_path import tool_choice_blocks_retrieval
 
-    assert _tool_choice_blocks_retrieval(choice) is blocked
+    assert tool_choice_blocks_retrieval(choice) is blocked
 
 
 def _lossy(saving: float):
@@ -366,7 +368,7 @@ def test_the_tool_enters_a_cached_conversation_only_when_the_fold_pays_for_it(tm
     from addon.compression.pipeline import RetrievalPath
 
     memo = DecisionMemo(tmp_path / "memo")
-    retrieval = RetrievalPath(open_store(tmp_path, None), "owner", "anthropic")
+    retrieval = RetrievalPath(open_store(tmp_path, None), "owner", ANTHROPIC)
     output = "line of output that does not repeat, number %d\n"
     text = "".join(output % i for i in range(size // 45))
     lossless = lambda t, c: Result(t, "log", True, ())  # noqa: E731
@@ -385,7 +387,7 @@ def test_a_large_agent_conversation_carries_the_tool_from_its_first_request(tmp_
     from addon.compression.pipeline import STICKY_FROM_FIRST_TOKENS, RetrievalPath
 
     memo = DecisionMemo(tmp_path / "memo")
-    retrieval = RetrievalPath(open_store(tmp_path, None), "owner", "anthropic")
+    retrieval = RetrievalPath(open_store(tmp_path, None), "owner", ANTHROPIC)
     small = [{"name": "Bash", "input_schema": {"type": "object"}}]
     out, report = rewrite_body(json.dumps({"tools": small, "messages": [{"role": "user", "content": "hi"}]}).encode(), ANTHROPIC, memo, retrieval=retrieval)
     assert "headroom_retrieve" not in out.decode() and report.retrieve_tool is None

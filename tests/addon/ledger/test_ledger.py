@@ -19,11 +19,13 @@ from mitmproxy.test import taddons, tflow
 from mitmproxy.websocket import WebSocketMessage
 from wsproto.frame_protocol import Opcode
 
-from addon.ledger.flow_record import session_key
+from addon.cache.conversation import session_key
+from addon.providers import provider_named
 from addon.proxy.host_filter import HostFilter
 from addon.ledger.ledger_table import LedgerRow, ledger_path, read_rows
-from addon.ledger.ledger import Ledger, same_report, websocket_end
+from addon.ledger.ledger import Ledger
 from addon.ledger.ledger_line import ledger_line
+from addon.assembly import HeadroomAddons
 from addon.compression.compression import Compression
 from compressors.tokens import count_tokens
 from tests.support.bodies import anthropic_tool_turn, noisy_log
@@ -39,8 +41,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @contextlib.asynccontextmanager
 async def proxy(home: Path) -> AsyncIterator[tuple[Compression, Ledger]]:
-    rewrite, ledger = Compression(), Ledger()
-    with taddons.context(HostFilter(), rewrite, ledger) as tctx:
+    addons = HeadroomAddons()
+    rewrite, ledger = addons.compression, addons.ledger
+    with taddons.context(addons.hosts, addons.storage, addons.cache, rewrite, ledger) as tctx:
         tctx.configure(rewrite, headroom_home=str(home), headroom_workers=1)  # the ledger opens here too
         ledger.configure({"headroom_pricing"})  # mitmproxy configures every option at start: the bundled prices
         try:
@@ -49,6 +52,7 @@ async def proxy(home: Path) -> AsyncIterator[tuple[Compression, Ledger]]:
             await asyncio.gather(*rewrite._background)
             await ledger.done()  # waits for rows still waiting on counts, then closes the writer
             rewrite.done()
+            addons.storage.done()
     await asyncio.sleep(0.05)  # the ledger lines, handed back to the loop by the writer thread
 
 
@@ -128,7 +132,7 @@ def test_responses_over_a_websocket_get_one_row_per_request(home: Path) -> None:
     assert (first.usage.input_tokens, first.usage.cache_read_tokens, first.usage.output_tokens) == (600, 400, 50)
     assert [s.kind for s in first.segments] == ["log"] and first.tokens_before == count_tokens(LOG) > 3 * first.tokens_after
     assert first.cost_usd > 0 and first.saved_usd > 0
-    assert first.session == session_key("openai_responses", {"session_id": "sess-1"}, None) == unanswered.session
+    assert first.session == session_key(provider_named("openai_responses"), {"session_id": "sess-1"}, None) == unanswered.session
     assert first.ttfb_ms == pytest.approx(500) and first.latency_ms == pytest.approx(2000)
     assert broken.segments == [] and broken.usage is None and broken.error.startswith("websocket error event: ") and "bad request" in broken.error
     assert unanswered.usage is None and unanswered.error == "websocket ended before the response did (going away)"
@@ -166,18 +170,3 @@ def test_counts_that_arrive_after_the_next_message_still_reach_their_row(home: P
     asyncio.run(scenario())
     first, second = rows(home)
     assert first.tokens_before == second.tokens_before == count_tokens(LOG) and not first.segments[0].replayed and second.segments[0].replayed
-
-
-def test_ends_of_websocket_requests():
-    assert websocket_end(json.dumps(completed("m", {})).encode()) == "response.completed"
-    assert websocket_end(b'{"type":"response.failed","response":{}}') == "response.failed"
-    assert websocket_end(b'{"response": {"output": "' + b"x" * 5000 + b'"}, "type": "response.incomplete"}') == "response.incomplete"
-    assert websocket_end(b'{"type": "response.output_text.delta", "delta": "\\"type\\": \\"response.completed\\""}') is None
-
-
-def test_reports_are_the_same_rewrite_once_counted():
-    uncounted = {"ms": 1.25, "tokens_before": 0, "tokens_after": 0, "rewritten": [{"kind": "log", "tokens_before": None, "tokens_after": None}]}
-    counted = {"ms": 1.25, "tokens_before": 900, "tokens_after": 90, "rewritten": [{"kind": "log", "tokens_before": 900, "tokens_after": 90}]}
-    assert same_report(uncounted, counted) and not same_report(uncounted, {**counted, "ms": 1.5})
-    error = {"error": "ValueError: x"}
-    assert same_report(error, error) and not same_report(error, dict(error))  # without `ms`: only itself

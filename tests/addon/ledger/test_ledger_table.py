@@ -10,7 +10,9 @@ import threading
 
 import pytest
 
-from addon.ledger.flow_record import FlowFacts, answers_retrieve, build_row, session_key
+from addon.ledger.flow_record import FlowFacts, build_row
+from addon.providers import provider_named
+from addon.retrieval.retrieve_tool import TOOL_NAME
 from addon.ledger.ledger_table import SCHEMA_VERSION, LedgerError, LedgerRow, LedgerWriter, SegmentFigures, connect, ledger_path, read_rows
 from addon.ledger.ledger import passthrough_stream
 from addon.ledger.pricing import load_pricing
@@ -106,25 +108,13 @@ def anthropic_body(first: str = "fix the bug", system: str = "You are Claude Cod
     return json.dumps({"model": "claude-sonnet-4-5", "system": system, "messages": [{"role": "user", "content": first}], **extra}).encode()
 
 
-def test_session_key_rule():
-    body = json.loads(anthropic_body())
-    assert session_key("anthropic", {"x-claude-code-session-id": "abc"}, body).startswith("claude-code:")
-    assert session_key("openai_responses", {"session_id": "abc"}, {}).startswith("codex:")
-    assert session_key("anthropic", {}, {**body, "metadata": {"user_id": "u_session_1"}}).startswith("user:")
-    assert session_key("openai_responses", {}, {"prompt_cache_key": "conv-1"}).startswith("cache-key:")
-    later = {**body, "messages": body["messages"] + [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "more"}]}
-    assert session_key("anthropic", {}, body) == session_key("anthropic", {}, later)  # every turn: one session
-    assert session_key("anthropic", {}, body) != session_key("anthropic", {}, {**body, "system": "another agent"})
-    assert session_key("anthropic", {"x-claude-code-session-id": "a"}, body) != session_key("anthropic", {"x-claude-code-session-id": "b"}, body)
-
-
 def test_follow_ups_answering_retrieve_calls():
     call = {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "headroom_retrieve", "input": {"id": "x"}}]}
     answer = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "original"}]}
-    assert answers_retrieve("anthropic", {"messages": [{"role": "user", "content": "q"}, call, answer]})
-    assert not answers_retrieve("anthropic", {"messages": [{"role": "user", "content": "q"}]})
+    assert provider_named("anthropic").answers_retrieve({"messages": [{"role": "user", "content": "q"}, call, answer]}, TOOL_NAME)
+    assert not provider_named("anthropic").answers_retrieve({"messages": [{"role": "user", "content": "q"}]}, TOOL_NAME)
     chat_call = {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "headroom_retrieve_2", "arguments": "{}"}}]}
-    assert answers_retrieve("openai_chat", {"messages": [chat_call, {"role": "tool", "tool_call_id": "c", "content": "o"}]})
+    assert provider_named("openai_chat").answers_retrieve({"messages": [chat_call, {"role": "tool", "tool_call_id": "c", "content": "o"}]}, TOOL_NAME)
 
 
 def facts(**changes) -> FlowFacts:
@@ -167,12 +157,12 @@ def test_unknown_price_or_usage_is_unknown_money():
 
 
 def test_the_stream_callable_passes_bytes_through():
-    tap = UsageTap("anthropic")
+    tap = UsageTap(provider_named("anthropic"))
     stream = passthrough_stream(tap, True)
     chunks = [b'event: message_start\ndata: {"type": "message_start", "message": {"usage": {"input_tokens": 7}}}\n', b"\n", b""]
     assert [stream(c) for c in chunks] == chunks  # the closing b"" too: a list would end the HTTP/1 body early
     assert tap.close().input_tokens == 7
-    upper = passthrough_stream(UsageTap("anthropic"), lambda data: [data.upper(), b"", b"!"])  # another addon's callable first
+    upper = passthrough_stream(UsageTap(provider_named("anthropic")), lambda data: [data.upper(), b"", b"!"])  # another addon's callable first
     assert upper(b"ab") == [b"AB", b"!"]
 
 

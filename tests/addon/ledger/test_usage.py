@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from addon.ledger.usage import Usage, UsageTap, parse_usage, parse_usage_bytes
+from addon.ledger.usage import Usage, UsageTap, parse_usage_bytes
+from addon.providers import provider_named
 
 ANTHROPIC_USAGE = {
     "input_tokens": 12,
@@ -23,44 +24,44 @@ def sse(events: list[tuple[str | None, object]]) -> bytes:
 
 
 def tapped(provider: str, stream: bytes, size: int, encoding: str = "") -> Usage | None:
-    tap = UsageTap(provider, encoding)
+    tap = UsageTap(provider_named(provider), encoding)
     for start in range(0, len(stream), size):
         tap.feed(stream[start : start + size])
     return tap.close()
 
 
 def test_anthropic_body_with_the_ttl_split():
-    usage = parse_usage("anthropic", {"model": "claude-opus-4-5", "usage": ANTHROPIC_USAGE})
+    usage = provider_named("anthropic").usage_of({"model": "claude-opus-4-5", "usage": ANTHROPIC_USAGE})
     assert usage == Usage(12, 4000, 100, 200, 55, "claude-opus-4-5")
     assert usage.prompt_tokens == 12 + 4000 + 300 and usage.cache_write_tokens == 300
 
 
 def test_anthropic_writes_without_the_split_count_as_5m():
-    usage = parse_usage("anthropic", {"usage": {"input_tokens": 1, "cache_creation_input_tokens": 70, "output_tokens": 2}})
+    usage = provider_named("anthropic").usage_of({"usage": {"input_tokens": 1, "cache_creation_input_tokens": 70, "output_tokens": 2}})
     assert (usage.cache_write_5m_tokens, usage.cache_write_1h_tokens, usage.cache_read_tokens) == (70, 0, 0)
 
 
 def test_openai_chat_and_responses_and_deepseek():
-    chat = parse_usage("openai_chat", {"model": "gpt-4.1", "usage": {"prompt_tokens": 900, "completion_tokens": 30, "prompt_tokens_details": {"cached_tokens": 600}}})
+    chat = provider_named("openai_chat").usage_of({"model": "gpt-4.1", "usage": {"prompt_tokens": 900, "completion_tokens": 30, "prompt_tokens_details": {"cached_tokens": 600}}})
     assert chat == Usage(300, 600, 0, 0, 30, "gpt-4.1")
-    responses = parse_usage("openai_responses", {"model": "gpt-5", "usage": {"input_tokens": 1000, "output_tokens": 9, "input_tokens_details": {"cached_tokens": 768}}})
+    responses = provider_named("openai_responses").usage_of({"model": "gpt-5", "usage": {"input_tokens": 1000, "output_tokens": 9, "input_tokens_details": {"cached_tokens": 768}}})
     assert responses == Usage(232, 768, 0, 0, 9, "gpt-5")
-    deepseek = parse_usage("openai_chat", {"usage": {"prompt_tokens": 100, "completion_tokens": 1, "prompt_cache_hit_tokens": 64}})
+    deepseek = provider_named("openai_chat").usage_of({"usage": {"prompt_tokens": 100, "completion_tokens": 1, "prompt_cache_hit_tokens": 64}})
     assert (deepseek.input_tokens, deepseek.cache_read_tokens) == (36, 64)
 
 
 def test_gemini_body_and_json_array_stream():
     meta = {"promptTokenCount": 500, "cachedContentTokenCount": 200, "candidatesTokenCount": 40, "thoughtsTokenCount": 10}
-    assert parse_usage("gemini", {"modelVersion": "gemini-2.5-flash", "usageMetadata": meta}) == Usage(300, 200, 0, 0, 50, "gemini-2.5-flash")
+    assert provider_named("gemini").usage_of({"modelVersion": "gemini-2.5-flash", "usageMetadata": meta}) == Usage(300, 200, 0, 0, 50, "gemini-2.5-flash")
     array = [{"candidates": []}, {"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 1}}]
-    assert parse_usage("gemini", array) == Usage(5, 0, 0, 0, 1, None)
+    assert provider_named("gemini").usage_of(array) == Usage(5, 0, 0, 0, 1, None)
 
 
 def test_bodies_without_usage():
-    assert parse_usage("anthropic", {"type": "error"}) is None
-    assert parse_usage("gemini", [{"candidates": []}]) is None
-    assert parse_usage("openai_chat", ["not", "a", "dict"]) is None
-    assert parse_usage_bytes("anthropic", b"<html>") is None
+    assert provider_named("anthropic").usage_of({"type": "error"}) is None
+    assert provider_named("gemini").usage_of([{"candidates": []}]) is None
+    assert provider_named("openai_chat").usage_of(["not", "a", "dict"]) is None
+    assert parse_usage_bytes(provider_named("anthropic"), b"<html>") is None
 
 
 ANTHROPIC_STREAM = sse([
@@ -115,9 +116,9 @@ def test_crlf_and_gzip_streams():
 
 
 def test_a_broken_stream_stops_the_tap_not_the_caller():
-    tap = UsageTap("anthropic")
+    tap = UsageTap(provider_named("anthropic"))
     tap.feed(b"event: message_start\ndata: {not json, usage\n\n")
     assert tap.broken and tap.close() is None
-    unknown = UsageTap("anthropic", "br")
+    unknown = UsageTap(provider_named("anthropic"), "br")
     unknown.feed(b"\x00\x01")
     assert unknown.broken.startswith("content-encoding br") and unknown.close() is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from addon.retrieval.retrieval_rounds import RetrieveCall, final_response, follow_up_body, retrieve_calls, without_retrieve_calls
+from addon.providers import provider_named
+from addon.retrieval.retrieval_rounds import RetrieveCall
 
 ID = "0123456789abcdef01234567"
 ANTHROPIC = {
@@ -26,30 +27,30 @@ CHAT = {
 
 
 def test_retrieve_calls() -> None:
-    assert retrieve_calls("anthropic", ANTHROPIC, "headroom_retrieve") == [RetrieveCall("t1", ID, "ERROR")]
-    assert retrieve_calls("openai_chat", CHAT, "headroom_retrieve") == [RetrieveCall("c1", ID, None)]
-    assert retrieve_calls("anthropic", ANTHROPIC, "headroom_retrieve_2") == []
+    assert provider_named("anthropic").retrieve_calls(ANTHROPIC, "headroom_retrieve") == [RetrieveCall("t1", ID, "ERROR")]
+    assert provider_named("openai_chat").retrieve_calls(CHAT, "headroom_retrieve") == [RetrieveCall("c1", ID, None)]
+    assert provider_named("anthropic").retrieve_calls(ANTHROPIC, "headroom_retrieve_2") == []
 
 
 def test_follow_up_extends_the_forwarded_body_and_drops_client_tool_calls() -> None:
     body = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}'
-    out = follow_up_body("anthropic", body, ANTHROPIC, "headroom_retrieve", {"t1": "the original"})
+    out = provider_named("anthropic").follow_up_body(body, ANTHROPIC, "headroom_retrieve", {"t1": "the original"})
     assert out.startswith('{"model": "m", "messages": [{"role": "user", "content": "hi"}')
     messages = json.loads(out)["messages"]
     assert [b.get("name") for b in messages[1]["content"] if b["type"] == "tool_use"] == ["headroom_retrieve"]
     assert messages[2] == {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "the original"}]}
-    chat = json.loads(follow_up_body("openai_chat", '{"messages": []}', CHAT, "headroom_retrieve", {"c1": "orig"}))
+    chat = json.loads(provider_named("openai_chat").follow_up_body('{"messages": []}', CHAT, "headroom_retrieve", {"c1": "orig"}))
     assert [c["id"] for c in chat["messages"][0]["tool_calls"]] == ["c1"]
     assert chat["messages"][1] == {"role": "tool", "tool_call_id": "c1", "content": "orig"}
 
 
 def test_usage_is_summed_over_rounds_and_leftover_calls_removed() -> None:
-    final = final_response("anthropic", [ANTHROPIC, ANTHROPIC])
+    final = provider_named("anthropic").final_response([ANTHROPIC, ANTHROPIC])
     assert final["usage"] == {"input_tokens": 200, "output_tokens": 20, "cache_read_input_tokens": 100}
-    cleaned = without_retrieve_calls("anthropic", ANTHROPIC, "headroom_retrieve", "(limit)")
+    cleaned = provider_named("anthropic").without_retrieve_calls(ANTHROPIC, "headroom_retrieve", "(limit)")
     assert [b.get("name") for b in cleaned["content"]] == [None, "Read"] and cleaned["stop_reason"] == "tool_use"
     only = {**ANTHROPIC, "content": ANTHROPIC["content"][:2]}
-    cleaned = without_retrieve_calls("anthropic", only, "headroom_retrieve", "(limit)")
+    cleaned = provider_named("anthropic").without_retrieve_calls(only, "headroom_retrieve", "(limit)")
     assert cleaned["content"][-1] == {"type": "text", "text": "(limit)"} and cleaned["stop_reason"] == "end_turn"
-    chat = without_retrieve_calls("openai_chat", CHAT, "headroom_retrieve", "(limit)")
+    chat = provider_named("openai_chat").without_retrieve_calls(CHAT, "headroom_retrieve", "(limit)")
     assert [c["id"] for c in chat["choices"][0]["message"]["tool_calls"]] == ["c2"]

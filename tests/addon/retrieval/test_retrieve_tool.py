@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from addon.retrieval.retrieve_tool import MARKER_ID, TOOL_NAME, add_markers, answer, marker_ids, tool_definition, tool_names, unique_name
+from addon.retrieval.retrieve_tool import MARKER_ID, TOOL_NAME, add_markers, answer, marker_ids, unique_name
+from addon.providers import provider_named
 from compressors.notes import NOTE_PATTERN, fold_note
 
 ID = "0123456789abcdef01234567"
@@ -14,11 +15,11 @@ ID = "0123456789abcdef01234567"
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai_chat", "openai_responses", "gemini"])
 def test_definition_is_constant_valid_json_with_the_id_parameter(provider: str) -> None:
-    literal = tool_definition(provider)
-    assert literal == tool_definition(provider)  # byte-identical every time
+    literal = provider_named(provider).tool_definition(TOOL_NAME)
+    assert literal == provider_named(provider).tool_definition(TOOL_NAME)  # byte-identical every time
     value = json.loads(literal)
     assert TOOL_NAME in literal and '"required":["id"]' in literal
-    assert tool_names(provider, [value]) == {TOOL_NAME}
+    assert provider_named(provider).tool_names([value]) == {TOOL_NAME}
 
 
 def test_unique_name() -> None:

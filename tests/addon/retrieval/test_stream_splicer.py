@@ -16,7 +16,9 @@ import openai
 import pytest
 
 from addon.wire.sse_events import SseEvent, SseParser, format_event
-from addon.retrieval.stream_splicer import AnthropicSplicer, OpenAIChatSplicer, RoundResult
+from addon.providers.anthropic_messages.stream_splicer import AnthropicSplicer
+from addon.providers.openai_chat.stream_splicer import OpenAIChatSplicer
+from addon.retrieval.stream_splicer import RoundResult
 from tests.support.mock_provider import anthropic_reply, text_reply
 
 TOOL = "headroom_retrieve"

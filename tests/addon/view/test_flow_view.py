@@ -13,7 +13,7 @@ from mitmproxy.test import taddons, tflow
 
 from addon.view.flow_view import FlowView, HeadroomView, compare, report_line, value_at
 from addon.proxy.host_filter import HostFilter
-from addon.compression.compression import Compression
+from addon.assembly import HeadroomAddons
 from compressors import compress
 from compressors.tokens import count_tokens
 from tests.support.bodies import anthropic_tool_turn, noisy_log
@@ -42,8 +42,9 @@ def rewritten(tmp_path: Path, body: bytes, path: str = "/v1/messages", host: str
     """A flow as the real Compression addon leaves it, exact token counts included."""
 
     async def scenario() -> http.HTTPFlow:
-        rewrite = Compression()
-        with taddons.context(HostFilter(), rewrite) as tctx:
+        addons = HeadroomAddons()
+        rewrite = addons.compression
+        with taddons.context(addons.hosts, addons.storage, addons.cache, rewrite) as tctx:
             tctx.configure(rewrite, headroom_home=str(tmp_path), headroom_workers=1)
             flow = request_flow(body, path, host)
             try:
@@ -51,6 +52,7 @@ def rewritten(tmp_path: Path, body: bytes, path: str = "/v1/messages", host: str
                 await asyncio.gather(*rewrite._background)
             finally:
                 rewrite.done()
+                addons.storage.done()
             flow.response = tflow.tresp(content=b'{"type": "message"}')
             return flow
 

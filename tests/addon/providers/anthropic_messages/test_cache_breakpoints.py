@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from addon.cache.cache_breakpoints import client_breakpoints, place, raise_to_1h
+from addon.providers.anthropic_messages.cache_breakpoints import client_breakpoints, place, raise_to_1h
 from addon.wire.json_splice import splice
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from addon.providers import UnknownShape
 from addon.providers.anthropic_messages import AnthropicMessages
-from addon.providers.base import DOCUMENT_MIN_CHARS
+from addon.providers.provider import DOCUMENT_MIN_CHARS
 from tests.addon.providers import check_paths
 
 ADAPTER = AnthropicMessages()

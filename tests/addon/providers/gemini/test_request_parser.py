@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from addon.providers import UnknownShape
-from addon.providers.base import DOCUMENT_MIN_CHARS
-from addon.providers.gemini import LEAF_MIN_CHARS, Gemini
+from addon.providers.provider import DOCUMENT_MIN_CHARS
+from addon.providers.gemini import Gemini
+from addon.providers.gemini.request_parser import LEAF_MIN_CHARS
 from tests.addon.providers import check_paths
 
 ADAPTER = Gemini()

@@ -1,10 +1,10 @@
-"""adapter_for (addon/providers/__init__.py): the request path picks the adapter."""
+"""provider_for (addon/providers/__init__.py): the request path picks the adapter."""
 
 from __future__ import annotations
 
 import pytest
 
-from addon.providers import adapter_for
+from addon.providers import provider_for
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ from addon.providers import adapter_for
     ],
 )
 def test_known_paths(path: str, name: str) -> None:
-    adapter = adapter_for(path)
+    adapter = provider_for(path)
     assert adapter is not None and adapter.name == name
 
 
@@ -40,4 +40,4 @@ def test_known_paths(path: str, name: str) -> None:
     ],
 )
 def test_unknown_paths(path: str) -> None:
-    assert adapter_for(path) is None
+    assert provider_for(path) is None

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from addon.providers import UnknownShape
-from addon.providers.base import DOCUMENT_MIN_CHARS
+from addon.providers.provider import DOCUMENT_MIN_CHARS
 from addon.providers.openai_chat import OpenAIChat
 from tests.addon.providers import check_paths
 

@@ -1,4 +1,4 @@
-"""The OpenAI Chat Completions side of the stream splicer (see addon/retrieval/stream_splicer.py)."""
+"""The OpenAI Chat Completions side of the stream splicer (the base class: addon/retrieval/stream_splicer.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ from typing import Any
 
 from addon.wire.sse_events import SseEvent, format_event
 from addon.retrieval.stream_splicer import (
-    _OPENAI_INPUT_USAGE,
     RoundResult,
-    RetrieveCall,
-    _dumps,
-    _final_stop,
-    _final_usage,
-    _object,
-    _parse_object,
-    _Splicer,
+    StreamedRetrieveCall,
+    dumps,
+    final_stop,
+    final_usage,
+    event_object,
+    parse_object,
+    Splicer,
 )
+
+# Usage fields that describe the prompt rather than the generation.
+INPUT_USAGE = ("prompt_tokens", "prompt_tokens_details")
 
 
 @dataclass
@@ -31,7 +33,7 @@ class _Call:
     arguments: list[str] = field(default_factory=list)
 
 
-class OpenAIChatSplicer(_Splicer):
+class OpenAIChatSplicer(Splicer):
     """Chat Completions streams: chat.completion.chunk events, then `data: [DONE]`."""
 
     def __init__(self, tool_name: str, *, sum_input_usage: bool = False) -> None:
@@ -65,7 +67,7 @@ class OpenAIChatSplicer(_Splicer):
             self._holding_end = True
             self._tail.append(event)
             return []
-        data = _object(event)
+        data = event_object(event)
         if data is None:
             return [event.raw]
         if "error" in data and not data.get("choices"):
@@ -83,12 +85,12 @@ class OpenAIChatSplicer(_Splicer):
                 # the round goes to the proxy: send what this chunk says now, hold its end
                 now = {k: v for k, v in data.items() if k != "usage"} | {"choices": [{**choice, "finish_reason": None}]}
                 end = {**data, "choices": [{**choice, "delta": {}}]}
-                self._tail.append(SseEvent(event.event, _dumps(end), format_event(_dumps(end), event.event, event.newline)))
+                self._tail.append(SseEvent(event.event, dumps(end), format_event(dumps(end), event.event, event.newline)))
                 say, _ = self._rewrite(now)
                 if say is None:
                     return []
                 self._note_client_text(say)
-                return [format_event(_dumps(say), event.event, event.newline)]
+                return [format_event(dumps(say), event.event, event.newline)]
             self._tail.append(event)
             return []
         return self._forward(event, data)
@@ -101,7 +103,7 @@ class OpenAIChatSplicer(_Splicer):
         if rewritten is None:
             return []
         self._note_client_text(rewritten)
-        return [format_event(_dumps(rewritten), event.event, event.newline)]
+        return [format_event(dumps(rewritten), event.event, event.newline)]
 
     def _calls_of_round_retrieve(self) -> bool:
         return any(c.retrieve for c in self._calls.values())
@@ -195,12 +197,12 @@ class OpenAIChatSplicer(_Splicer):
     def _observe_tail(self, event: SseEvent) -> None:
         if event.data is None or event.data.strip() == "[DONE]":
             return
-        data = _object(event)
+        data = event_object(event)
         if data is not None:
             self._accumulate(data)
 
     def _result(self) -> RoundResult:
-        calls: list[RetrieveCall] = []
+        calls: list[StreamedRetrieveCall] = []
         all_calls: list[dict] = []
         retrieve_calls: list[dict] = []
         for call in self._calls.values():
@@ -209,8 +211,8 @@ class OpenAIChatSplicer(_Splicer):
             all_calls.append(entry)
             if call.retrieve:
                 retrieve_calls.append(entry)
-                parsed = _parse_object(arguments)
-                calls.append(RetrieveCall(call.id, parsed or {}, arguments, parsed is not None and self._finish is not None))
+                parsed = parse_object(arguments)
+                calls.append(StreamedRetrieveCall(call.id, parsed or {}, arguments, parsed is not None and self._finish is not None))
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self._content) or None}
         if self._reasoning:
             message["reasoning_content"] = "".join(self._reasoning)
@@ -227,7 +229,7 @@ class OpenAIChatSplicer(_Splicer):
     def _closing(self) -> list[bytes]:
         out: list[bytes] = []
         for event in self._tail:
-            data = _object(event) if event.data is not None and event.data.strip() != "[DONE]" else None
+            data = event_object(event) if event.data is not None and event.data.strip() != "[DONE]" else None
             if data is None:
                 out.append(event.raw)
                 continue
@@ -236,17 +238,17 @@ class OpenAIChatSplicer(_Splicer):
             choice = _choice0(final)
             if choice is not None and choice.get("finish_reason") is not None:
                 stop = choice["finish_reason"]
-                new = _final_stop(stop, self._any_retrieve(), self._any_client_calls(), self.results[-1], "stop", "tool_calls", ("stop", "function_call"))
+                new = final_stop(stop, self._any_retrieve(), self._any_client_calls(), self.results[-1], "stop", "tool_calls", ("stop", "function_call"))
                 if new != stop:
                     final["choices"] = [{**c, "finish_reason": new} if c is choice else c for c in final["choices"]]
                     changed = True
             if isinstance(final.get("usage"), dict) and len(self.results) > 1:
                 usages = [r.usage for r in self.results if r.usage]
-                final["usage"] = _final_usage(final["usage"], usages, "completion_tokens", _OPENAI_INPUT_USAGE, self.sum_input_usage)
+                final["usage"] = final_usage(final["usage"], usages, "completion_tokens", INPUT_USAGE, self.sum_input_usage)
                 if isinstance(final["usage"].get("prompt_tokens"), int) and isinstance(final["usage"].get("completion_tokens"), int):
                     final["usage"]["total_tokens"] = final["usage"]["prompt_tokens"] + final["usage"]["completion_tokens"]
                 changed = changed or final["usage"] != data["usage"]
-            out.append(format_event(_dumps(final), event.event, event.newline) if changed else event.raw)
+            out.append(format_event(dumps(final), event.event, event.newline) if changed else event.raw)
         return out
 
 

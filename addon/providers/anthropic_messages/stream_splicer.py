@@ -1,4 +1,4 @@
-"""The Anthropic Messages side of the stream splicer (see addon/retrieval/stream_splicer.py)."""
+"""The Anthropic Messages side of the stream splicer (the base class: addon/retrieval/stream_splicer.py)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from typing import Any
 
 from addon.wire.sse_events import SseEvent, format_event
 from addon.retrieval.stream_splicer import (
-    _ANTHROPIC_INPUT_USAGE,
     RoundResult,
-    RetrieveCall,
-    _dumps,
-    _final_stop,
-    _final_usage,
-    _object,
-    _parse_object,
-    _Splicer,
+    StreamedRetrieveCall,
+    dumps,
+    final_stop,
+    final_usage,
+    event_object,
+    parse_object,
+    Splicer,
 )
+
+# Usage fields that describe the prompt rather than the generation.
+INPUT_USAGE = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation")
 
 
 @dataclass
@@ -36,7 +38,7 @@ class _Block:
     stopped: bool = False
 
 
-class AnthropicSplicer(_Splicer):
+class AnthropicSplicer(Splicer):
     """Messages API streams: message_start, content_block_start/delta/stop, message_delta, message_stop."""
 
     def __init__(self, tool_name: str, *, sum_input_usage: bool = False) -> None:
@@ -59,7 +61,7 @@ class AnthropicSplicer(_Splicer):
         return [result.followup_assistant, {"role": "user", "content": results}]
 
     def _event(self, event: SseEvent) -> list[bytes]:
-        data = _object(event)
+        data = event_object(event)
         if data is None:  # comments, keepalives, anything unparsable: as it came
             return [event.raw]
         kind = data.get("type") or event.event
@@ -104,7 +106,7 @@ class AnthropicSplicer(_Splicer):
         return [_reindexed(event, data, client_index)]
 
     def _observe_tail(self, event: SseEvent) -> None:
-        data = _object(event)
+        data = event_object(event)
         if data is None:
             return
         kind = data.get("type") or event.event
@@ -116,13 +118,13 @@ class AnthropicSplicer(_Splicer):
     def _result(self) -> RoundResult:
         content: list[dict] = []
         followup: list[dict] = []
-        calls: list[RetrieveCall] = []
+        calls: list[StreamedRetrieveCall] = []
         client_calls = False
         for block in self._blocks.values():
             built, raw_input, parsed = _built_block(block)
             content.append(built)
             if block.retrieve:
-                calls.append(RetrieveCall(str(built.get("id", "")), built["input"], raw_input, parsed and block.stopped))
+                calls.append(StreamedRetrieveCall(str(built.get("id", "")), built["input"], raw_input, parsed and block.stopped))
             elif built.get("type") == "tool_use":
                 client_calls = True
                 continue  # the provider must not expect a result for it
@@ -147,16 +149,16 @@ class AnthropicSplicer(_Splicer):
     def _closing(self) -> list[bytes]:
         out: list[bytes] = []
         for event in self._tail:
-            data = _object(event)
+            data = event_object(event)
             if data is None or (data.get("type") or event.event) != "message_delta":
                 out.append(event.raw)
                 continue
             for index in sorted(self._open):
                 stop = {"type": "content_block_stop", "index": index}
-                out.append(format_event(_dumps(stop), "content_block_stop", event.newline))
+                out.append(format_event(dumps(stop), "content_block_stop", event.newline))
             self._open.clear()
             final = self._final_delta(data)
-            out.append(event.raw if final == data else format_event(_dumps(final), event.event, event.newline))
+            out.append(event.raw if final == data else format_event(dumps(final), event.event, event.newline))
         return out
 
     def _final_delta(self, data: dict) -> dict:
@@ -164,14 +166,14 @@ class AnthropicSplicer(_Splicer):
         delta = final.get("delta")
         if isinstance(delta, dict):
             stop = delta.get("stop_reason")
-            new = _final_stop(stop, self._any_retrieve(), self._any_client_calls(), self.results[-1], "end_turn", "tool_use", ("end_turn", "stop_sequence"))
+            new = final_stop(stop, self._any_retrieve(), self._any_client_calls(), self.results[-1], "end_turn", "tool_use", ("end_turn", "stop_sequence"))
             if new != stop:
                 delta["stop_reason"] = new
                 if stop == "stop_sequence":
                     delta["stop_sequence"] = None
         if len(self.results) > 1:
-            final["usage"] = _final_usage(
-                final.get("usage") or {}, [r.usage for r in self.results], "output_tokens", _ANTHROPIC_INPUT_USAGE, self.sum_input_usage
+            final["usage"] = final_usage(
+                final.get("usage") or {}, [r.usage for r in self.results], "output_tokens", INPUT_USAGE, self.sum_input_usage
             )
         return final
 
@@ -198,14 +200,14 @@ def _built_block(block: _Block) -> tuple[dict, str, bool]:
     raw_input = "".join(block.parts)
     parsed = True
     if block.parts:
-        value = _parse_object(raw_input)
+        value = parse_object(raw_input)
         parsed = value is not None
         built["input"] = value if value is not None else {}
     elif "input" in built or block.retrieve:
         if not isinstance(built.get("input"), dict):
             built["input"] = {}
             parsed = False
-        raw_input = _dumps(built["input"])
+        raw_input = dumps(built["input"])
     if block.text:
         built["text"] = built.get("text", "") + "".join(block.text)
     if block.thinking:
@@ -220,4 +222,4 @@ def _built_block(block: _Block) -> tuple[dict, str, bool]:
 def _reindexed(event: SseEvent, data: dict, index: int | None) -> bytes:
     if data.get("index") == index:
         return event.raw
-    return format_event(_dumps({**data, "index": index}), event.event, event.newline)
+    return format_event(dumps({**data, "index": index}), event.event, event.newline)

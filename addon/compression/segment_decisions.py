@@ -1,0 +1,155 @@
+"""What to forward for each segment: a memoised decision replayed, a fresh one made, or the
+string left as it is; lossy results only with a way back to their originals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from addon.compression.decision_memo import Decision, DecisionMemo, content_key
+from addon.compression.rewrite_report import RewriteReport, SegmentReport
+from addon.providers import ParsedRequest, Segment
+from addon.retrieval.retrieval_path import RetrievalPath
+from addon.retrieval.retrieve_tool import MARKER_ID, add_markers, marker_ids
+from addon.wire.json_splice import Edit, Replacement
+from compressors import Context, Result
+from compressors.notes import NOTE_PATTERN
+
+CompressFn = Callable[[str, Context], Result]
+CHARS_PER_TOKEN = 4  # estimate for decisions only; reported counts are exact
+# Below this no segment is ever compressed, whatever the policy: it spares the memo a lookup
+# for every small string, and no policy change can hide an earlier decision for a larger one.
+MIN_SEGMENT_CHARS = 256
+SMALL = "small"  # the kind of a decision made without compressing: not worth remembering
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When a segment is worth compressing (token figures estimated as chars / 4)."""
+
+    min_tokens: int = 250  # below this a segment is left whole (at least MIN_SEGMENT_CHARS)
+    min_saving: float = 0.10  # the result must save at least this share
+    min_saved_tokens: int = 50  # ... and at least this many tokens
+
+
+def plan(
+    provider: str,
+    document: dict,
+    parsed: ParsedRequest,
+    memo: DecisionMemo,
+    policy: Policy,
+    compress_fn: CompressFn,
+    retrieval: RetrievalPath | None,
+    lossless_fn: CompressFn | None,
+    sticky: bool = False,
+) -> tuple[RewriteReport, list[Edit], list[tuple[str, Decision]]]:
+    """Decide every segment: the edits to make and the new decisions to remember (and, with a
+    retrieve path, the tool to carry)."""
+    report = RewriteReport(provider, segments=len(parsed.segments), streaming=bool(document.get("stream")))
+    if retrieval is None and lossless_fn is not None:
+        compress_fn = lossless_fn  # no way back to originals for this request: lossless only
+    replacements: list[Edit] = []
+    new_decisions: list[tuple[str, Decision]] = []
+    for segment in parsed.segments:
+        report.fresh += segment.fresh
+        decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
+        if decision is not None and decision.text is not None:
+            decision = with_retrieve_path(decision, segment, replayed, retrieval, report)
+        if decision is not None and not replayed and decision.kind != SMALL:
+            new_decisions.append((content_key(segment.text), decision))
+        if decision is None or decision.text is None:
+            continue
+        replacements.append(Replacement(segment.path, decision.text))
+        entry = SegmentReport(
+            decision.kind, segment.source, segment.tool_name, decision.tokens_before, decision.tokens_after, replayed, content_key(segment.text)
+        )
+        report.rewritten.append(entry)
+        if decision.tokens_before is None:
+            report.uncounted.append((entry, segment.text, decision.text))
+    if retrieval is not None and (report.markers or sticky):
+        replacements.append(retrieval.tool_edit(document))
+        report.retrieve_tool = retrieval.tool_name
+    return report, replacements, new_decisions
+
+
+def with_retrieve_path(
+    decision: Decision, segment: Segment, replayed: bool, retrieval: RetrievalPath | None, report: RewriteReport
+) -> Decision | None:
+    """Make a lossy decision safe to forward: markers need a retrieve path and a stored original."""
+    ids = marker_ids(decision.text or "")
+    unmarked = NOTE_PATTERN.search(MARKER_ID.sub("", decision.text or "")) is not None
+    if not ids and not unmarked:
+        return decision  # lossless: nothing to retrieve
+    if retrieval is None:
+        return None  # never a marker without a way back: forward the original this time
+    try:
+        if unmarked:  # a fresh lossy result: keep the original, name it in every note
+            original_id = retrieval.originals.store(segment.text, retrieval.owner, decision.kind)
+            decision = replace(decision, text=add_markers(decision.text or "", original_id))
+        else:  # a replayed one: keep its original alive, and fetchable by whoever re-sent it
+            if retrieval.originals.store(segment.text, retrieval.owner, decision.kind) not in ids:
+                return None  # the marker names an id this store cannot serve (another salt)
+    except Exception as e:  # store unavailable: fail open for this segment
+        report.errors.append(f"store: {type(e).__name__}: {e}")
+        return None
+    report.markers += 1
+    if unmarked:
+        report.new_markers += 1
+    else:
+        report.replayed_markers += 1
+    return decision
+
+
+def estimate_tokens(text: str) -> int:
+    """A deterministic, instant estimate used for decisions only."""
+    return len(text) // CHARS_PER_TOKEN
+
+
+def decide_segment(
+    segment: Segment, query: str, memo: DecisionMemo, policy: Policy, compress_fn: CompressFn, errors: list[str]
+) -> tuple[Decision | None, bool]:
+    if len(segment.text) < MIN_SEGMENT_CHARS:
+        return None, False
+    # The memo comes before any policy check: once a form was forwarded, it is forwarded again
+    # even if the policy has changed since.
+    if (known := memo.get(content_key(segment.text))) is not None:
+        return known, True
+    if not segment.fresh:
+        return None, False  # the provider saw it as it is; changing it now would break its cache
+    context = Context(segment.tool_name, segment.tool_args, _path_argument(segment), query[-4000:], segment.source)
+    try:
+        return decide(segment.text, context, policy, compress_fn), False
+    except Exception as e:  # fail open for this segment; the others still go through
+        errors.append(f"{type(e).__name__}: {e}")
+        return None, False
+
+
+def decide(text: str, context: Context, policy: Policy, compress_fn: CompressFn) -> Decision:
+    """What to forward for a fresh segment: the compressed text, or None when not worth it.
+
+    The one decision rule, shared by the proxy and the benchmarks.
+    """
+    if len(text) < MIN_SEGMENT_CHARS or estimate_tokens(text) < policy.min_tokens:
+        return Decision(SMALL, None, None, None)
+    result = compress_fn(text, context)
+    before, after = estimate_tokens(text), estimate_tokens(result.text)
+    saved = before - after
+    worth = saved >= policy.min_saved_tokens and saved >= policy.min_saving * before and _sendable(result.text)
+    return Decision(result.kind, result.text if worth else None, None, None)
+
+
+def _sendable(text: str) -> bool:
+    """Whether text can travel as UTF-8 (a lone surrogate from a cut emoji cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _path_argument(segment: Segment) -> str | None:
+    for name in ("file_path", "path", "filename", "file"):
+        value = segment.tool_args.get(name)
+        if isinstance(value, str):
+            return value
+    return None

@@ -1,0 +1,39 @@
+"""Gemini's usage: `usageMetadata` (`promptTokenCount`, `cachedContentTokenCount`, candidates and thoughts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from addon.ledger.usage import Usage, int_field, model_in
+
+
+def usage_from(metadata: dict, model: str | None = None) -> Usage:
+    cached = int_field(metadata.get("cachedContentTokenCount"))
+    prompt = int_field(metadata.get("promptTokenCount"))
+    output = int_field(metadata.get("candidatesTokenCount")) + int_field(metadata.get("thoughtsTokenCount"))
+    return Usage(max(prompt - cached, 0), cached, 0, 0, output, model)
+
+
+def usage_of(document: Any) -> Usage | None:
+    """streamGenerateContent without alt=sse answers with a JSON array of chunks: the last chunk
+    that carries usageMetadata has the totals."""
+    chunks = document if isinstance(document, list) else [document]
+    for chunk in reversed(chunks):
+        if isinstance(chunk, dict) and isinstance(chunk.get("usageMetadata"), dict):
+            return usage_from(chunk["usageMetadata"], model_in(chunk))
+    return None
+
+
+class GeminiStreamUsage:
+    """Every chunk may carry `usageMetadata`; the last one has the totals."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.model: str | None = None
+
+    def wants(self, event: str | None) -> bool:
+        return True
+
+    def see(self, document: dict) -> None:
+        if isinstance(document.get("usageMetadata"), dict):
+            self.usage = usage_from(document["usageMetadata"], model_in(document))

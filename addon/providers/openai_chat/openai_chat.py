@@ -1,0 +1,44 @@
+"""OpenAI Chat Completions (and the many OpenAI-compatible hosts): POST .../chat/completions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from addon.providers.openai_chat import prompt_shape, request_parser, retrieval_rounds
+from addon.providers.openai_chat.stream_splicer import OpenAIChatSplicer
+from addon.providers.openai_chat.usage_format import ChatStreamUsage, usage_of
+from addon.providers.provider import Provider, is_openai_api_key
+
+
+class OpenAIChat(Provider):
+    name = "openai_chat"
+    moves_front = True
+    prompt_cache_key = True
+    answerable_rounds = True
+    splices_streams = True
+
+    def matches(self, path: str) -> bool:
+        return path.rstrip("/").endswith("/chat/completions")
+
+    parse = staticmethod(request_parser.parse)
+    opening = staticmethod(request_parser.opening)
+
+    def is_api_key_traffic(self, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
+        return is_openai_api_key(headers)
+
+    prompt_units = staticmethod(prompt_shape.prompt_units)
+    front_strings = staticmethod(prompt_shape.front_strings)
+    last_message_path = staticmethod(prompt_shape.last_message_path)
+    note_target = staticmethod(prompt_shape.note_target)
+
+    usage_of = staticmethod(usage_of)
+    stream_usage = staticmethod(ChatStreamUsage)
+
+    tool_definition = staticmethod(retrieval_rounds.tool_definition)
+    tool_names = staticmethod(retrieval_rounds.tool_names)
+    retrieve_calls = staticmethod(retrieval_rounds.retrieve_calls)
+    follow_up_body = staticmethod(retrieval_rounds.follow_up_body)
+    without_retrieve_calls = staticmethod(retrieval_rounds.without_retrieve_calls)
+    final_response = staticmethod(retrieval_rounds.final_response)
+    answers_retrieve = staticmethod(retrieval_rounds.answers_retrieve)
+    splicer = staticmethod(OpenAIChatSplicer)

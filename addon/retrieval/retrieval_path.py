@@ -1,0 +1,76 @@
+"""A working way back to the originals for one request: the store, who asks, and the tool."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from addon.retrieval.retrieve_tool import TOOL_NAME, unique_name
+from addon.wire.json_splice import AddMember, Append, Edit
+
+from addon.cache.conversation import session_headers
+from addon.retrieval.original_store import Originals, owner_of
+
+if TYPE_CHECKING:
+    from addon.providers.provider import Provider
+
+CREDENTIAL_HEADERS = ("x-api-key", "authorization", "x-goog-api-key", "api-key")
+
+
+@dataclass
+class RetrievalPath:
+    """A working way back to the originals for this request: the store, who is asking, and
+    the tool (name and definition literal) that the request will carry."""
+
+    originals: Originals
+    owner: str
+    provider: Provider
+    tool_name: str = TOOL_NAME
+    streaming: bool = False  # whether retrieve calls can be answered inside a streamed response
+    session_headers: dict[str, str] = field(default_factory=dict)  # the client's session ids, if any
+
+    def for_request(self, document: dict) -> RetrievalPath | None:
+        """This path bound to one request, or None when the request cannot carry the tool
+        (the client forbade tool calls, forces another tool, or streams where we cannot answer)."""
+        if tool_choice_blocks_retrieval(document.get("tool_choice")):
+            return None
+        if document.get("stream") and not self.streaming:
+            return None
+        return replace(self, tool_name=unique_name(self.provider.tool_names(document.get("tools"))))
+
+    def tool_edit(self, document: dict) -> Edit:
+        """Append the tool to `tools`, or add `tools` when the request has none."""
+        literal = self.provider.tool_definition(self.tool_name)
+        if isinstance(document.get("tools"), list):
+            return Append(("tools",), literal)
+        return AddMember((), "tools", f"[{literal}]")
+
+
+def tool_choice_blocks_retrieval(choice: object) -> bool:
+    """Whether the client's tool_choice rules out a retrieve call: "none", or one forced tool."""
+    if isinstance(choice, str):  # OpenAI: "auto", "required" (any tool, ours included), "none"
+        return choice == "none"
+    if isinstance(choice, dict):  # Anthropic {"type": "none"|"tool"}, OpenAI {"type": "function", …}
+        return choice.get("type") in ("none", "tool", "function") or "function" in choice
+    return False
+
+
+def credential_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The API key or token a request authenticates with (hashed before it is stored)."""
+    for name in CREDENTIAL_HEADERS:
+        if value := headers.get(name):
+            return value
+    return query.get("key")
+
+
+def retrieval_path(
+    originals: Originals | None, provider: Provider, headers: Mapping[str, str], query: Mapping[str, str], responder_ready: bool
+) -> RetrievalPath | None:
+    """How the model can get originals back for a request, when the proxy can answer its calls:
+    non-streamed rounds where the provider has them, streamed ones through the responder."""
+    if originals is None or not provider.answerable_rounds:
+        return None
+    owner = owner_of(credential_of(headers, query))
+    streaming = provider.splices_streams and responder_ready
+    return RetrievalPath(originals, owner, provider, streaming=streaming, session_headers=session_headers(headers))
