@@ -26,15 +26,16 @@ import json
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from addon.cache.cache_rules import CacheRules, load_cache_rules
 from addon.cache.cache_ttl import MIN_GAPS, TTL_1H, TTL_5M, TtlChoice, choose_ttl
 from addon.compression.decision_memo import Decision, DecisionMemo, content_key
 from addon.cache.dynamic_fields import changes, explained, scan, skeleton
 from addon.cache.conversation import session_key
-from addon.wire.json_splice import Append, Edit, Path, Replacement, value_at
-from addon.wire.json_splice import AddMember
+from addon.cache.forwarded_body import instruction_only, with_edits
+from addon.cache.front_notes import add_note, message_digest, note_text
+from addon.wire.json_splice import Edit, Path, Replacement
 from addon.cache.prompt_units import (
     PrefixBreak,
     PromptUnit,
@@ -43,18 +44,15 @@ from addon.cache.prompt_units import (
     section_of,
     sections,
     total_tokens,
-    without_cache_control,
 )
 
 if TYPE_CHECKING:
-    from addon.providers.provider import NoteTarget, Provider
+    from addon.providers.provider import Provider
 
 THREADS = 2048  # threads remembered in memory (previous prompt, turn gaps)
 GAP_HISTORY = 50
 CLIENT_GAP_HISTORY = 200
 MAX_REPORTED_FIELDS = 8
-NOTE_HEAD = "[headroom: the system prompt above is forwarded as first sent in this conversation, to keep it cached; these of its lines have changed since and now read:]"
-NOTE_BACK = "[headroom: the system prompt above is current again.]"
 TTL_MODES = ("auto", "5m", "1h", "client")
 
 
@@ -218,7 +216,7 @@ class CacheAligner:
         rebuilt (from the parsed body, not by parsing what was sent) and rendered again."""
         report, thread_key = alignment.report, alignment.thread
         units = alignment.units
-        prompt_edits = [e for e in edits if not _instruction_only(e)]
+        prompt_edits = [e for e in edits if not instruction_only(e)]
         if prompt_edits:
             dirty = {section_of(e.path) for e in prompt_edits}
             reuse = {k: v for k, v in sections(units).items() if k not in dirty}
@@ -273,8 +271,8 @@ class CacheAligner:
         for k, (path, digest, note) in enumerate(state["notes"] if not chained else []):
             target = provider.note_target(body, tuple(path))
             same = k in thread.notes_seen and path[1] < unchanged_before
-            if target is not None and (same or _message_digest(body, tuple(path)) == digest):
-                _add_note(target, note, edits, suffixes)
+            if target is not None and (same or message_digest(body, tuple(path)) == digest):
+                add_note(target, note, edits, suffixes)
                 seen.add(k)
                 latest_told = k == len(state["notes"]) - 1
         thread.notes_seen = seen
@@ -286,9 +284,9 @@ class CacheAligner:
             target = provider.note_target(body, anchor) if anchor is not None else None
             if target is None:
                 return  # nowhere to tell the model the new values: forward the client's front
-            note = _note_text(found)
-            _add_note(target, note, edits, suffixes)
-            state["notes"].append([list(anchor), _message_digest(body, anchor), note])
+            note = note_text(found)
+            add_note(target, note, edits, suffixes)
+            state["notes"].append([list(anchor), message_digest(body, anchor), note])
             thread.notes_seen.add(len(state["notes"]) - 1)
             state["told"] = now_digest
             alignment.pending.append(_state(memo_key, state))
@@ -334,26 +332,8 @@ class CacheAligner:
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def _add_note(target: NoteTarget, note: str, edits: list[Edit], suffixes: list[tuple[Path, str]]) -> None:
-    how, path, part = target
-    if how == "append":
-        edits.append(Append(path, json.dumps({"type": part, "text": note}, ensure_ascii=False)))
-    else:
-        suffixes.append((path, "\n\n" + note))
-
-
-def _note_text(found: list) -> str:
-    lines = [line.rstrip("\n") for change in found for line in change.new_lines if line.strip()]
-    return "\n".join([NOTE_HEAD, *lines]) if lines else NOTE_BACK
-
-
 def _state(memo_key: str, state: dict) -> tuple[str, Decision]:
     return memo_key, Decision("align", json.dumps(state, ensure_ascii=False), None, None)
-
-
-def _message_digest(body: dict, path: Path) -> str:
-    """A message's identity across restarts; its breakpoints (which clients move) left out."""
-    return content_key(json.dumps(without_cache_control(value_at(body, path)), sort_keys=True, ensure_ascii=False))
 
 
 def _first_changed_message(previous: list[PromptUnit], current: list[PromptUnit]) -> int:
@@ -370,40 +350,6 @@ def _first_changed_message(previous: list[PromptUnit], current: list[PromptUnit]
 
 def _digest(front: list[tuple[Path, str]]) -> str:
     return hashlib.sha256("\x00".join(t for _, t in front).encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def with_edits(body: dict, edits: list[Edit]) -> dict:
-    """The parsed body as it goes out after `edits`: the top level and the containers on the
-    way to each edit are copied, everything else is shared with `body` (no deep copy)."""
-    out = dict(body)
-    copied: set[Path] = {()}
-
-    def container(path: Path) -> Any:
-        node = out
-        for depth, step in enumerate(path):
-            child = node[step]
-            if path[: depth + 1] not in copied:
-                child = dict(child) if isinstance(child, dict) else list(child)
-                node[step] = child
-                copied.add(path[: depth + 1])
-            node = child
-        return node
-
-    for edit in edits:
-        if isinstance(edit, Replacement):
-            container(edit.path[:-1])[edit.path[-1]] = edit.text
-        elif isinstance(edit, Append):
-            container(edit.path).append(json.loads(edit.literal))
-        else:
-            container(edit.path)[edit.key] = json.loads(edit.literal)
-    return out
-
-
-def _instruction_only(edit: Edit) -> bool:
-    """Edits of `cache_control` (placing or raising breakpoints) change no prompt text."""
-    if isinstance(edit, AddMember):
-        return edit.key == "cache_control" or (edit.key == "ttl" and edit.path[-1:] == ("cache_control",))
-    return isinstance(edit, Replacement) and edit.path[-2:] == ("cache_control", "ttl")
 
 
 def _describe(found: PrefixBreak) -> dict:

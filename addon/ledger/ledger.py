@@ -234,29 +234,13 @@ class Ledger:
             row = build_row(facts, table)
             if loop is not None:
                 try:
-                    loop.call_soon_threadsafe(self._annotate, flow, ledger_line(row))
+                    loop.call_soon_threadsafe(annotate, flow, ledger_line(row))
                 except RuntimeError:  # the loop has closed (shutdown): the row still counts
                     pass
             return row
 
         self.writer.submit(make_row)
         self.counters["recorded"] += 1
-
-    @staticmethod
-    def _annotate(flow: http.HTTPFlow, line: str) -> None:
-        """Put a row's ledger line on its flow (on the event loop)."""
-        try:
-            state = FlowState(flow)
-            if flow.websocket is not None:  # one line per request the connection carried
-                previous = state.ledger_line
-                state.ledger_line = f"{previous}\n{line}" if previous else line
-            else:
-                state.ledger_line = line
-                if (state.report or {}).get("rewritten"):
-                    flow.comment = f"{flow.comment}\n{line}" if flow.comment else line
-            ctx.master.addons.trigger(hooks.UpdateHook([flow]))  # mitmweb redraws the flow
-        except Exception as e:
-            log.warning("headroom: the ledger line could not be put on the flow (%s: %s)", type(e).__name__, e)
 
     def _failed(self, what: str, e: Exception) -> None:
         self.counters[f"{what}_errors"] += 1
@@ -275,3 +259,19 @@ class Ledger:
         if self.writer:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
             self.writer = None
+
+
+def annotate(flow: http.HTTPFlow, line: str) -> None:
+    """Put a row's ledger line on its flow (on the event loop)."""
+    try:
+        state = FlowState(flow)
+        if flow.websocket is not None:  # one line per request the connection carried
+            previous = state.ledger_line
+            state.ledger_line = f"{previous}\n{line}" if previous else line
+        else:
+            state.ledger_line = line
+            if (state.report or {}).get("rewritten"):
+                flow.comment = f"{flow.comment}\n{line}" if flow.comment else line
+        ctx.master.addons.trigger(hooks.UpdateHook([flow]))  # mitmweb redraws the flow
+    except Exception as e:
+        log.warning("headroom: the ledger line could not be put on the flow (%s: %s)", type(e).__name__, e)

@@ -9,7 +9,6 @@ get its exact token counts after later messages went by: it is matched by conten
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import deque
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from addon.providers import Provider
 _WS_END = re.compile(rb'"type"\s*:\s*"(response\.completed|response\.incomplete|response\.failed|error)"')
 WS_END_PEEK = 256
 
-Record = Callable[[http.HTTPFlow, FlowFacts, Callable[[], dict] | None], "asyncio.Task | None"]
+Record = Callable[[http.HTTPFlow, FlowFacts, Callable[[], dict] | None], object]  # the Ledger's _record
 Submit = Callable[[FlowFacts, http.HTTPFlow], None]
 
 

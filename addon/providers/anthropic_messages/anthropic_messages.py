@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from addon.providers.anthropic_messages import cache_breakpoints, prompt_shape, request_parser, retrieval_rounds
 from addon.providers.anthropic_messages.stream_splicer import AnthropicSplicer

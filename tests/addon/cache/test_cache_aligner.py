@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from addon.cache.cache_aligner import NOTE_HEAD, AlignOptions, AlignRequest, CacheAligner
+from addon.cache.cache_aligner import AlignOptions, AlignRequest, CacheAligner
+from addon.cache.front_notes import NOTE_HEAD
 from addon.compression.decision_memo import DecisionMemo
 from addon.cache.prompt_units import prefix_break
 from addon.providers import provider_for, provider_named

@@ -18,7 +18,6 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow, tutils
 
-from addon.proxy.host_filter import HostFilter
 from addon.assembly import HeadroomAddons
 from addon.compression.compression import Compression
 from compressors import Context, Result, compress

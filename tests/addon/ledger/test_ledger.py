@@ -21,7 +21,6 @@ from wsproto.frame_protocol import Opcode
 
 from addon.cache.conversation import session_key
 from addon.providers import provider_named
-from addon.proxy.host_filter import HostFilter
 from addon.ledger.ledger_table import LedgerRow, ledger_path, read_rows
 from addon.ledger.ledger import Ledger
 from addon.ledger.ledger_line import ledger_line

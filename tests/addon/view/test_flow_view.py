@@ -12,7 +12,6 @@ from mitmproxy import contentviews, http
 from mitmproxy.test import taddons, tflow
 
 from addon.view.flow_view import FlowView, HeadroomView, compare, report_line, value_at
-from addon.proxy.host_filter import HostFilter
 from addon.assembly import HeadroomAddons
 from compressors import compress
 from compressors.tokens import count_tokens
