@@ -160,18 +160,8 @@ class OpenAIChatSplicer(Splicer):
                     del delta["role"]  # the SDK's accumulator would concatenate "assistantassistant"
                     changed = True
                 if isinstance(delta.get("tool_calls"), list):
-                    kept = []
-                    for entry in delta["tool_calls"]:
-                        call = self._calls.get(entry.get("index")) if isinstance(entry, dict) else None
-                        if call is None:
-                            kept.append(entry)
-                        elif call.retrieve:
-                            changed = True
-                        elif entry["index"] != call.client_index:
-                            kept.append({**entry, "index": call.client_index})
-                            changed = True
-                        else:
-                            kept.append(entry)
+                    kept, renumbered = _client_calls(delta["tool_calls"], self._calls)
+                    changed = changed or renumbered
                     if kept:
                         delta["tool_calls"] = kept
                     else:
@@ -250,6 +240,24 @@ class OpenAIChatSplicer(Splicer):
                 changed = changed or final["usage"] != data["usage"]
             out.append(format_event(dumps(final), event.event, event.newline) if changed else event.raw)
         return out
+
+
+def _client_calls(entries: list, calls: dict[int, _Call]) -> tuple[list, bool]:
+    """A chunk's tool call entries as the client sees them: retrieve calls left out, the client's
+    renumbered over all rounds; and whether anything changed."""
+    kept, changed = [], False
+    for entry in entries:
+        call = calls.get(entry.get("index")) if isinstance(entry, dict) else None
+        if call is None:
+            kept.append(entry)
+        elif call.retrieve:
+            changed = True
+        elif entry["index"] != call.client_index:
+            kept.append({**entry, "index": call.client_index})
+            changed = True
+        else:
+            kept.append(entry)
+    return kept, changed
 
 
 def _choice0(data: dict) -> dict | None:
