@@ -14,7 +14,7 @@ worker thread and handles fail-open. The steps, each a function of the one `Rewr
 8. `splice_body`: the new body, bytes outside the rewritten strings unchanged;
 9. `commit_decisions`: decisions remembered only once the body they went out in exists;
 10. `observe_alignment`: the aligner records what was forwarded;
-11. `count_exact_tokens`: exact counts now, or later off the critical path.
+Then exact counts: now (`exact_counts`), or later off the critical path (`count_tokens_for`).
 
 Decisions use a fast character estimate of tokens, so they are deterministic and cheap; the
 exact (tiktoken) counts that reports and the ledger show are computed by `count_tokens_for`,
