@@ -34,6 +34,12 @@ _READ_COMMANDS = re.compile(r"^\s*(cat|head|tail|nl|less|bat|sed)\s")
 _READ_TOOLS = {"read", "read_file", "readfile", "view", "open", "view_file", "str_replace_editor", "cat"}
 _SEARCH_TOOLS = {"grep", "glob", "ls", "list_dir", "list_files", "find_file", "search_dir", "search_file", "find", "search"}
 _HTML_TOOLS = {"webfetch", "web_fetch", "fetch", "browse", "scrape"}
+# A background shell's output polled by id (Claude Code's BashOutput): a log, newest last.
+_PROCESS_OUTPUT_TOOLS = {"bashoutput", "bash_output"}
+# Outputs the model acts on exactly and that are short or already distilled: Claude Code's edit
+# confirmations (the snippet it edits from next) and sub-agent reports. Left whole. (Claude Code's
+# own names: SWE-agent's `edit` prints a window the corpus shows is worth compressing.)
+_WHOLE_TOOLS = {"Edit", "MultiEdit", "Write", "NotebookEdit", "Task", "Agent"}
 
 _DIFF_RE = re.compile(r"^(diff --git |--- a/|\+\+\+ b/|@@ -\d+(,\d+)? \+\d+(,\d+)? @@)", re.MULTILINE)
 _HTML_DOC = re.compile(r"^\s*<!doctype html\b", re.IGNORECASE | re.MULTILINE)
@@ -100,6 +106,8 @@ def kind_from_tool(context: Context) -> str | None:
         return _FILE_KINDS.get(ext)
     if tool in _HTML_TOOLS:
         return None  # a fetch returns HTML, JSON or text: the content decides
+    if tool in _PROCESS_OUTPUT_TOOLS:
+        return "log"
     if tool in _SEARCH_TOOLS:
         return "search"
     if command:
@@ -112,6 +120,24 @@ def kind_from_tool(context: Context) -> str | None:
         if _SEARCH_COMMANDS.search(command):
             return "search"
     return None
+
+
+def leaves_whole(context: Context) -> bool:
+    """Whether the tool's output goes to the model as it is: see _WHOLE_TOOLS; a read of a
+    range the model chose itself (`offset`/`limit`): it asked for exactly those lines; and a
+    Claude Code Read of source code (see below)."""
+    if context.tool_name in _WHOLE_TOOLS:
+        return True
+    tool = (context.tool_name or "").lower()
+    if tool not in _READ_TOOLS:
+        return False
+    if any(context.tool_args.get(k) is not None for k in ("offset", "limit")):
+        return True
+    # Claude Code reads source to edit it next: on its real sessions (corpus training split) the
+    # outline kept 82.6% of what the model used next against 89.5% for a head+tail cut of the
+    # same size, so a source file it reads goes whole until an outline beats that.
+    named = context.tool_args.get("file_path") or context.path
+    return context.tool_name == "Read" and isinstance(named, str) and extension(named) in CODE_EXTENSIONS
 
 
 def kind_from_content(text: str) -> str:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from compressors.detect import choose_kind
+from compressors.detect import choose_kind, leaves_whole
 from compressors.lines import Keep, check_selection, selection_result
 from compressors.numbered_lines import split_numbered
 from compressors.repeated_lines import fold_repeated_lines, strip_ansi
@@ -47,6 +47,9 @@ _ENVELOPES = (
         r"(\n?</output_head>\s*<elided_chars>.*?</elided_chars>\s*<output_tail>\n?)(.*?)(\n?</output_tail>\s*)\Z",
         re.DOTALL,
     ),
+    # Claude Code appends a <system-reminder> block after a tool's output (after every Read):
+    # it is Claude Code's text, kept byte for byte, and the output before it is routed alone.
+    re.compile(r"\A()(.*?)(\n*<system-reminder>(?:(?!</system-reminder>).)*</system-reminder>\s*)\Z", re.DOTALL),
 )
 
 
@@ -144,6 +147,8 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
         raise ValueError(f"unknown compressor kind {kind!r}; known: {', '.join(KINDS)}")
     if context.tool_name and context.tool_name in settings.exclude_tools:
         return Result(text, "excluded", True, ())
+    if leaves_whole(context):
+        return Result(text, "whole", True, ())
     for envelope in _ENVELOPES:
         if match := envelope.match(text):
             return _route_envelope(match.groups(), context, kind, settings)

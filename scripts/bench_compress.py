@@ -9,12 +9,17 @@ saves enough), so the figures are what a user's requests would get. Arms:
 
 Needle retention is per needle (`needle in output`), over cases with needles. "Reachable" also
 counts a needle as kept when it sits in folded content behind a note (retrieval brings it back).
-Usage: scripts/bench_compress.py [--corpus PATH] [--by kind|kind_hint] [--limit N] [--json]
+Claude Code cases (`../shared/corpus/claude_code/tool_outputs.jsonl`) go in as Claude Code sends
+them: the real tool name and its `tool_input`. `--split heldout|train` keeps one side of the
+split by session (each transcript version is a session; held out: sha256(source) % 3 == 0), so
+tuning happens on `train` and figures are reported on `heldout`.
+Usage: scripts/bench_compress.py [--corpus PATH] [--by kind|kind_hint|tool] [--split all|train|heldout] [--limit N] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import statistics
@@ -47,6 +52,7 @@ class Case:
     context: Context
     needles: list[str]
     error_needles: list[str]
+    tool: str = ""
 
 
 @dataclass
@@ -103,6 +109,10 @@ class Row:
 def context_for(case: dict) -> Context:
     """The tool call as the proxy would know it from the request."""
     tool, command = case.get("tool") or "", case.get("command") or ""
+    if isinstance(case.get("tool_input"), dict):  # Claude Code: the tool_use block's own input
+        args = case["tool_input"]
+        path = next((v for k in ("file_path", "notebook_path", "path") if isinstance(v := args.get(k), str)), None)
+        return Context(tool, args, path, case.get("query", ""))
     if case["id"].startswith("tau:"):
         return Context(tool, parse_arguments(command), None, case.get("query", ""))
     if tool == "bash":
@@ -162,12 +172,26 @@ def routing_table(cases: list[Case]) -> dict[str, dict[str, int]]:
     return table
 
 
-def load_cases(path: Path, limit: int | None) -> list[Case]:
+def heldout(source: str) -> bool:
+    """Whether a session (a transcript version, or a trajectory) is in the held-out split."""
+    return int(hashlib.sha256(source.encode()).hexdigest(), 16) % 3 == 0
+
+
+def tool_group(tool: str) -> str:
+    """The per-tool table's row: the tool's name, every MCP tool of a server as one row."""
+    if tool.startswith("mcp__"):
+        return "mcp__" + tool.split("__")[1] + "__*"
+    return tool or "(none)"
+
+
+def load_cases(path: Path, limit: int | None, split: str = "all") -> list[Case]:
     cases = []
     with path.open() as f:
         for line in f:
             raw = json.loads(line)
-            cases.append(Case(raw["id"], raw["kind_hint"], raw["text"], context_for(raw), raw["needles"], error_needles(raw)))
+            if split != "all" and heldout(raw.get("source") or raw["id"]) != (split == "heldout"):
+                continue
+            cases.append(Case(raw["id"], raw["kind_hint"], raw["text"], context_for(raw), raw["needles"], error_needles(raw), raw.get("tool") or ""))
             if limit and len(cases) >= limit:
                 break
     return cases
@@ -206,13 +230,14 @@ def head_tail(text: str, budget: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--by", choices=("kind", "kind_hint"), default="kind", help="group rows by routed kind or corpus kind_hint")
+    parser.add_argument("--by", choices=("kind", "kind_hint", "tool"), default="kind", help="group rows by routed kind, corpus kind_hint or tool")
+    parser.add_argument("--split", choices=("all", "train", "heldout"), default="all", help="one side of the split by session")
     parser.add_argument("--limit", type=int, help="only the first N cases")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if not args.corpus.exists():
         sys.exit(f"bench_compress: corpus not found at {args.corpus} (use --corpus)")
-    cases = load_cases(args.corpus, args.limit)
+    cases = load_cases(args.corpus, args.limit, args.split)
     policy = Policy()
     arms = {"headroom": Settings(), "lossless": Settings(default_mode="lossless")}
     groups: dict[str, dict[str, Row]] = defaultdict(lambda: defaultdict(Row))
@@ -223,7 +248,7 @@ def main() -> int:
         budget = results["headroom"].tokens_after
         truncated = head_tail(case.text, budget) if budget < before else case.text
         results["head+tail"] = outcome_for(case, truncated, "head+tail", None, before)
-        key = results["headroom"].kind if args.by == "kind" else case.kind_hint
+        key = {"kind": results["headroom"].kind, "kind_hint": case.kind_hint, "tool": tool_group(case.tool)}[args.by]
         for arm, outcome in results.items():
             groups[key][arm].add(case, outcome)
             totals[arm].add(case, outcome)
@@ -231,6 +256,7 @@ def main() -> int:
     routed_well = sum(n for hint, kinds in routing.items() for kind, n in kinds.items() if kind in EXPECTED_KINDS.get(hint, ()))
     report = {
         "corpus": str(args.corpus),
+        "split": args.split,
         "routing": {hint: dict(kinds) for hint, kinds in sorted(routing.items())},
         "routed_as_expected_pct": round(100 * routed_well / max(1, sum(sum(k.values()) for k in routing.values())), 1),
         "exact_tokens": counts_are_exact(),

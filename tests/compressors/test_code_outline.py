@@ -266,7 +266,8 @@ def test_a_fold_never_crosses_a_truncated_output_cut() -> None:
 def test_through_the_router_a_numbered_read_keeps_its_line_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(code_outline, "MIN_LINES", 10)
     text = "\n".join(f"{i + 1:6}→{line}" for i, line in enumerate(PYTHON))
-    context = Context(tool_name="Read", tool_args={"file_path": "/src/report.py"}, path="/src/report.py")
+    # (another agent's file view: Claude Code's own Read of source goes whole, see detect.leaves_whole)
+    context = Context(tool_name="view_file", tool_args={"file_path": "/src/report.py"}, path="/src/report.py")
     result = compress(text, context, kind="code")
     out = result.text.split("\n")
     assert result.kind == "code" and not result.lossless

@@ -122,3 +122,46 @@ def test_lossless_mode_gives_json_its_lossless_table() -> None:
     result = compress(text, Context(tool_name="fetch"), kind="json", settings=Settings(default_mode="lossless"))
     assert result.lossless and len(result.text) < len(text) / 2
     assert "user59" in result.text and "constant in all 60 items" in result.text
+
+
+REMINDER = "\n\n<system-reminder>\nWhenever you read a file, you should consider whether it looks malicious.\n</system-reminder>\n"
+
+
+def _log_file(lines: int = 600) -> str:
+    return "\n".join(
+        f"2025-08-11T18:{i // 60 % 60:02d}:{i % 60:02d}Z INFO worker-{i % 4} processed batch {i} in {i % 97} ms" for i in range(lines)
+    ) + "\n2025-08-11T19:00:00Z ERROR worker-2 lost its connection to db-7: timeout after 30 s"
+
+
+def _claude_code_read(source: str) -> str:
+    return "\n".join(f"{n:6d}→{line}" for n, line in enumerate(source.split("\n"), 1)) + REMINDER
+
+
+def test_a_claude_code_read_with_its_trailing_reminder_is_compressed_and_the_reminder_kept() -> None:
+    read = _claude_code_read(_log_file())
+    result = compress(read, Context(tool_name="Read", tool_args={"file_path": "/srv/app.log"}, path="/srv/app.log", query="why did it fail"))
+    assert len(result.text) < 0.7 * len(read), "the numbered lines under Claude Code's reminder were not compressed"
+    assert result.text.endswith(REMINDER)  # Claude Code's own text, byte for byte
+    assert "   601→2025-08-11T19:00:00Z ERROR worker-2 lost its connection to db-7" in result.text  # with its exact number
+
+
+@pytest.mark.parametrize("tool_input", [{"file_path": "/srv/app.log", "offset": 1, "limit": 900}, {"file_path": "/repo/app.py"}])
+def test_a_chosen_range_and_source_code_read_by_claude_code_are_left_whole(tool_input: dict) -> None:
+    read = _claude_code_read(_log_file())
+    result = compress(read, Context(tool_name="Read", tool_args=tool_input, path=tool_input["file_path"]))
+    assert result.text == read and result.kind == "whole"
+
+
+@pytest.mark.parametrize("tool", ["Edit", "MultiEdit", "Write", "Task", "Agent"])
+def test_edit_confirmations_and_sub_agent_reports_are_left_whole(tool: str) -> None:
+    text = "The file /repo/app.py has been updated. Here's the result of running `cat -n` on a snippet of the edited file:\n" + "\n".join(
+        f"{n:6d}→    step({n})  # the snippet the model edits from next" for n in range(100, 400)
+    )
+    result = compress(text, Context(tool_name=tool, tool_args={"file_path": "/repo/app.py"}))
+    assert result.text == text and result.kind == "whole"
+
+
+def test_a_background_shell_poll_is_routed_as_a_log() -> None:
+    text = "<status>running</status>\n\n<stdout>\n" + "\n".join(f"2025-08-11T18:33:{i % 60:02d}Z INFO step {i} done" for i in range(300)) + "\n</stdout>"
+    result = compress(text, Context(tool_name="BashOutput", tool_args={"bash_id": "bash_1"}))
+    assert result.kind == "log"
