@@ -70,6 +70,17 @@ class StreamUsage(Protocol):
         """Take what one event's parsed data says."""
 
 
+class EventUsage:
+    """The base of the simpler readers: usage and model so far; every event name may carry it."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.model: str | None = None
+
+    def wants(self, event: str | None) -> bool:
+        return True
+
+
 def parse_usage_bytes(provider: Provider, body: bytes) -> Usage | None:
     """The usage of a response body's bytes; None for bodies that are not JSON."""
     try:

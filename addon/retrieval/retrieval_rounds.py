@@ -43,3 +43,11 @@ def with_summed_usage(rounds: list[dict], fields: tuple[str, ...]) -> dict:
             usage[name] = sum(v for v in values if isinstance(v, int))
     final["usage"] = usage
     return final
+
+
+def answered_assistant(body: dict) -> dict | None:
+    """The last assistant message of a chat-shaped body when something follows it (its tool
+    results): where a follow-up round's retrieve calls are."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    assistant = next((m for m in reversed(messages) if m.get("role") == "assistant"), None)
+    return None if assistant is None or messages[-1] is assistant else assistant

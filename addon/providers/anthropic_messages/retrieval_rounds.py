@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from addon.retrieval.retrieval_rounds import RetrieveCall, call_of, with_summed_usage
+from addon.retrieval.retrieval_rounds import RetrieveCall, answered_assistant, call_of, with_summed_usage
 from addon.retrieval.retrieve_tool import DESCRIPTION, SCHEMA
 from addon.wire.json_splice import Append, splice
 
@@ -61,9 +61,8 @@ def final_response(rounds: list[dict]) -> dict:
 
 def answers_retrieve(body: dict, tool_prefix: str) -> bool:
     """Whether the body's last assistant turn called the retrieve tool and was answered."""
-    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    assistant = next((m for m in reversed(messages) if m.get("role") == "assistant"), None)
-    if assistant is None or messages[-1] is assistant:
+    assistant = answered_assistant(body)
+    if assistant is None:
         return False
     blocks = assistant.get("content") if isinstance(assistant.get("content"), list) else []
     names = [b.get("name") for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from addon.ledger.usage import Usage, int_field, model_in
+from addon.ledger.usage import EventUsage, Usage, int_field, model_in
 
 
 def usage_from(metadata: dict, model: str | None = None) -> Usage:
@@ -24,15 +24,8 @@ def usage_of(document: Any) -> Usage | None:
     return None
 
 
-class GeminiStreamUsage:
+class GeminiStreamUsage(EventUsage):
     """Every chunk may carry `usageMetadata`; the last one has the totals."""
-
-    def __init__(self) -> None:
-        self.usage: Usage | None = None
-        self.model: str | None = None
-
-    def wants(self, event: str | None) -> bool:
-        return True
 
     def see(self, document: dict) -> None:
         if isinstance(document.get("usageMetadata"), dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from addon.retrieval.retrieval_rounds import RetrieveCall, call_of, with_summed_usage
+from addon.retrieval.retrieval_rounds import RetrieveCall, answered_assistant, call_of, with_summed_usage
 from addon.retrieval.retrieve_tool import DESCRIPTION, SCHEMA
 from addon.wire.json_splice import Append, splice
 
@@ -77,9 +77,8 @@ def final_response(rounds: list[dict]) -> dict:
 
 def answers_retrieve(body: dict, tool_prefix: str) -> bool:
     """Whether the body's last assistant turn called the retrieve tool and was answered."""
-    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    assistant = next((m for m in reversed(messages) if m.get("role") == "assistant"), None)
-    if assistant is None or messages[-1] is assistant:
+    assistant = answered_assistant(body)
+    if assistant is None:
         return False
     names = [_name(c) for c in assistant.get("tool_calls") or [] if isinstance(c, dict)]
     return any(isinstance(n, str) and n.startswith(tool_prefix) for n in names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from addon.ledger.usage import Usage, int_field, model_in
+from addon.ledger.usage import EventUsage, Usage, int_field, model_in
 
 
 def usage_from(usage: dict, model: str | None = None) -> Usage:
@@ -21,15 +21,8 @@ def usage_of(document: Any) -> Usage | None:
     return usage_from(document["usage"], model_in(document))
 
 
-class ResponsesStreamUsage:
+class ResponsesStreamUsage(EventUsage):
     """`response.completed` (or `.incomplete`/`.failed`) carries the response with its usage."""
-
-    def __init__(self) -> None:
-        self.usage: Usage | None = None
-        self.model: str | None = None
-
-    def wants(self, event: str | None) -> bool:
-        return True
 
     def see(self, document: dict) -> None:
         response = document.get("response")
