@@ -18,6 +18,7 @@ from typing import Any
 
 from compressors.json_table import Column, Table
 from compressors.json_values import dumps, is_number, scalar_text, value_key
+from compressors.detect import kind_from_content
 from compressors.notes import fold_note
 from compressors.relevance import ERROR_RE, query_terms
 
@@ -30,7 +31,9 @@ OUTLIER_SCORE = 3.5  # modified z-score (Iglewicz and Hoaglin)
 OUTLIERS_PER_COLUMN = 5
 ERRORS_PER_VALUE = 5  # items kept for one frequent error value ("status": "failed")
 QUERY_SHARE = 0.05  # a query term found in more items than this is not distinctive
-LONG_STRING = 400  # longer strings are shortened
+LONG_STRING = 400  # longer strings are shortened (unless they are content: `is_content`)
+CONTENT_KINDS = ("text", "code")
+CONTENT_MIN_LINES = 3  # a one-line summary or message is still shortened
 STRING_HEAD, STRING_TAIL = 160, 60
 BLOB_HEAD = 24
 MAX_STRING_LINES = 12  # error or query lines kept from inside one long string
@@ -307,13 +310,23 @@ def _summary(value: dict | list, text: str) -> str:
     return fold_note(len(value), "item", f"{len(text):,} chars")
 
 
+def is_content(text: str) -> bool:
+    """Whether a string in a JSON document is a document in its own right: several lines of
+    prose, markdown or source code (an issue's body, a wiki page, a memory, a symbol's body). Such a string is read
+    like a file (whole, as a Read of prose or source is): cutting it to its head and tail lost
+    the needles the model used next (GitHub MCP comments on the Claude Code corpus)."""
+    return text.count("\n") >= CONTENT_MIN_LINES - 1 and not _BLOB.match(text) and kind_from_content(text) in CONTENT_KINDS
+
+
 def shorten_string(text: str, relevance: Relevance, notes: list[str]) -> str:
     """A long string's head and tail (whole lines where they fit), plus any of its lines with
-    errors or query terms; each gap becomes a fold note."""
+    errors or query terms; each gap becomes a fold note. Content strings stay whole."""
     if _BLOB.match(text):
         note = fold_note(len(text) - BLOB_HEAD, "char", "base64 or binary data")
         notes.append(note)
         return text[:BLOB_HEAD] + note
+    if is_content(text):
+        return text
     what = "html" if text.lstrip().startswith("<") and "</" in text else "text"
     out: list[str] = []
     position = 0

@@ -90,6 +90,7 @@ def log_plan(lines: list[str], context: Context, plan: Plan | None = None) -> Pl
     mark_java_frames(plan)
     mark_go_panics(plan)
     mark_progress(plan)
+    mark_tables(plan)
     mark_errors(plan, templates)
     mark_query(plan, context)
     mark_ends(plan)
@@ -145,6 +146,54 @@ def mark_query(plan: Plan, context: Context) -> None:
     for k, line in enumerate(plan.lines):
         if not plan.owned[k] and mentions(line, terms):
             plan.mark_must(k, k + 1)
+
+
+_BOX_ROW = re.compile(r"[│┃║|].*[│┃║|].*[│┃║|]")  # three bars or more: cells between them
+_RULE_ROW = re.compile(r"^[\s─━═┼╋╬┬┴├┤┌┐└┘╔╗╚╝╠╣╦╩+|:=-]+$")  # a border: only rule characters
+_ALIGNED_GAP = re.compile(r"\S(\s{2,})(?=\S)")
+
+
+def _is_header(line: str) -> bool:
+    """A column-aligned table opens with a header of words (NAME  READY  STATUS): a run of
+    aligned log lines (timestamps, levels) has none, and stays free to fold."""
+    return len(_column_starts(line)) >= 2 and not any(c.isdigit() for c in line) and len(line) <= 200
+
+
+def _column_starts(line: str) -> frozenset[int]:
+    return frozenset(m.end(1) for m in _ALIGNED_GAP.finditer(line))
+
+
+def table_rows(lines: list[str], min_rows: int = 3) -> list[tuple[int, int]]:
+    """Runs of table rows: box-drawn or pipe tables (rows with three bars or more, and their
+    border lines) and column-aligned text under a header of words (lines whose columns start at
+    the header's offsets)."""
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and (_BOX_ROW.search(lines[j]) or (j > i and _RULE_ROW.match(lines[j]) and lines[j].strip())):
+            j += 1
+        if j - i < min_rows and _is_header(lines[i]):
+            starts = _column_starts(lines[i])
+            j = i + 1
+            while len(starts) >= 2 and j < len(lines) and len(starts & _column_starts(lines[j])) >= 2:
+                j += 1
+            if j - i < min_rows:
+                j = i
+        if j - i >= min_rows:
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def mark_tables(plan: Plan) -> None:
+    """A table's rows are data (a count per row, a status per name): never folded as similar
+    lines. They stay whole (a lossless pass may still fold exact repeats)."""
+    for start, end in table_rows(plan.lines):
+        plan.mark_must(start, end)
+        plan.mark_owned(start, end)
 
 
 def mark_progress(plan: Plan) -> None:

@@ -366,3 +366,16 @@ def test_error_prefilter_finds_what_the_shared_pattern_finds() -> None:
     found = [(m.start(), m.group(0)) for m in _error_matches(lower, starts)]
     assert found == [(m.start(), m.group(0)) for m in _ERROR_LOWER.finditer(lower)]
     assert len(found) == 8
+
+
+def test_a_document_inside_json_is_content_and_stays_whole() -> None:
+    """An MCP tool that reads a note or an issue returns one object holding a long markdown
+    string: its body is the content the model reads, not a value to cut to head and tail."""
+    def body(n: int) -> str:
+        steps = [f"{i}. call `advancedSearchCompanies()` with offset={i * 20} and note that row {i} repeats page {n}" for i in range(1, 40)]
+        return "\n".join([f"# Pagination is ignored ({n})", "", "Steps to reproduce:", *steps, "", "Expected: `search-records` honours `offset`."])
+
+    comments = [{"id": 3162461440 + n, "user": {"login": f"user{n}", "avatar_url": f"https://avatars.example/u/{n}?v=4"}, "body": body(n)} for n in range(6)]
+    result = compress_json(json.dumps(comments), NO_QUERY)
+    for n in range(6):  # every body whole, its middle steps included
+        assert json.dumps(f"20. call `advancedSearchCompanies()` with offset=400 and note that row 20 repeats page {n}")[1:-1] in result.text

@@ -256,3 +256,18 @@ def test_text_already_holding_a_repeat_note_is_not_claimed_lossless() -> None:
     assert "[previous line repeated 9 more times]" not in result.text
     assert "[… 9 repeated lines folded]" in result.text
     assert not result.lossless
+
+
+def test_table_rows_are_data_and_never_fold_as_similar_lines() -> None:
+    box = ["┌────────────┬───────┐", "│ service    │ count │", "├────────────┼───────┤"]
+    box += [f"│ worker-{i:<4}│ {i * 7 % 13:<5} │" for i in range(40)] + ["└────────────┴───────┘"]
+    aligned = ["NAME          READY   STATUS     RESTARTS   AGE"] + [f"web-{i:<9} 1/1     Running    {i % 5:<10} {i}d" for i in range(40)]
+    filler = [f"INFO polling queue {i % 3}, attempt {i}" for i in range(80)]
+    lines = filler + box + filler + aligned + filler
+    text = "\n".join(lines)
+    result = compress(text, Context(tool_name="Bash", tool_args={"command": "python report.py"}))
+    assert result.kind == "log"
+    for i in range(40):  # every count and every restart figure is still there
+        assert f"│ worker-{i:<4}│ {i * 7 % 13:<5} │" in result.text
+        assert f"web-{i:<9} 1/1     Running    {i % 5:<10} {i}d" in result.text
+    assert len(result.text) < len(text)  # the log lines around the tables still fold
