@@ -8,13 +8,13 @@ import importlib
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from compressors.detect import choose_kind, leaves_whole
 from compressors.lines import Keep, check_selection, selection_result
 from compressors.numbered_lines import split_numbered
 from compressors.repeated_lines import fold_repeated_lines, strip_ansi
-from compressors.types import Context, Result
+from compressors.types import Context, Fold, Result
 
 log = logging.getLogger(__name__)
 TextCompressor = Callable[[str, Context], Result]
@@ -131,14 +131,17 @@ def _route_envelope(parts: tuple[str, ...], context: Context, kind: str, setting
     """Compress each output part of an envelope on its own; keep the wrapper text verbatim."""
     pieces: list[str] = []
     results: list[Result] = []
+    folds: list[Fold] = []
+    lines_before = 0  # lines of the whole text before this part: folds count in the whole text's lines
     for i, part in enumerate(parts):
         if i % 2 == 0:
             pieces.append(part)
         else:
             results.append(route(part, context, kind, settings))
             pieces.append(results[-1].text)
-    folds = tuple(fold for result in results for fold in result.folds)
-    return Result("".join(pieces), results[0].kind, all(r.lossless for r in results), folds)
+            folds += [replace(f, first_line=f.first_line + lines_before, last_line=f.last_line + lines_before) for f in results[-1].folds]
+        lines_before += part.count("\n")
+    return Result("".join(pieces), results[0].kind, all(r.lossless for r in results), tuple(folds))
 
 
 def route(text: str, context: Context, kind: str = "auto", settings: Settings = Settings()) -> Result:
@@ -180,6 +183,9 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
         return Result(result.text, kind, result.lossless, result.folds)
     prefixes = [n.prefix for n in numbered] if numbered else None
     result = selection_result(lines, selection, kind, prefixes, numbered[0].number if numbered else 1)
+    if numbered and numbered[0].number != 1:  # folds count lines of the text, not the file's numbers
+        shift = numbered[0].number - 1
+        result = replace(result, folds=tuple(replace(f, first_line=f.first_line - shift, last_line=f.last_line - shift) for f in result.folds))
     if numbered and clean.endswith("\n"):
         result = Result(result.text + "\n", result.kind, result.lossless, result.folds)
     return result

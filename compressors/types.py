@@ -31,7 +31,9 @@ class Context:
 
 @dataclass(frozen=True)
 class Fold:
-    """A run of original lines that the output stands in for (1-based, inclusive)."""
+    """A run of original lines that the output stands in for (1-based, inclusive). From
+    `compress`, they count the lines of the text it was given (an envelope's wrapper and a
+    read's own numbering included), so retrieval can answer a fold with exactly its lines."""
 
     first_line: int
     last_line: int

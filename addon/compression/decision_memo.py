@@ -12,7 +12,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import diskcache
@@ -30,6 +30,9 @@ class Decision:
     text: str | None
     tokens_before: int | None  # exact counts, filled in after forwarding
     tokens_after: int | None
+    # the fresh result's folds (line ranges of the original), for their markers; never stored:
+    # a replayed decision's text carries its markers already
+    folds: tuple = field(default=(), compare=False, repr=False)
 
 
 def content_key(text: str) -> str:

@@ -85,7 +85,7 @@ def with_retrieve_path(
     try:
         if unmarked:  # a fresh lossy result: keep the original, name it in every note
             original_id = retrieval.originals.store(segment.text, retrieval.owner, decision.kind)
-            decision = replace(decision, text=add_markers(decision.text or "", original_id))
+            decision = replace(decision, text=add_markers(decision.text or "", original_id, decision.folds))
         else:  # a replayed one: keep its original alive, and fetchable by whoever re-sent it
             if retrieval.originals.store(segment.text, retrieval.owner, decision.kind) not in ids:
                 return None  # the marker names an id this store cannot serve (another salt)
@@ -135,7 +135,7 @@ def decide(text: str, context: Context, policy: Policy, compress_fn: CompressFn)
     before, after = estimate_tokens(text), estimate_tokens(result.text)
     saved = before - after
     worth = saved >= policy.min_saved_tokens and saved >= policy.min_saving * before and _sendable(result.text)
-    return Decision(result.kind, result.text if worth else None, None, None)
+    return Decision(result.kind, result.text if worth else None, None, None, result.folds if worth else ())
 
 
 def _sendable(text: str) -> bool:

@@ -18,7 +18,7 @@ from addon.providers import provider_named
 from addon.proxy.upstream_client import FOLLOW_UP_HEADER, UpstreamClient, upstream_url
 from addon.retrieval.original_store import Originals
 from addon.retrieval.retrieval_rounds import MAX_ROUNDS
-from addon.retrieval.retrieve_tool import answer
+from addon.retrieval.retrieve_tool import answer, parse_fold_id, parse_lines
 from addon.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 LIMIT_NOTE = "(Headroom: the retrieval limit for this turn was reached.)"
 
 
-def retrieve(services: Services, original_id: str, query: str | None, owner: str) -> str:
-    """The tool result for one retrieve call (counted per outcome)."""
+def retrieve(services: Services, marker_id: str, query: str | None, owner: str, lines: str | None = None) -> str:
+    """The tool result for one retrieve call (counted per outcome): a fold's id answers with
+    the lines it folded, `lines` with another range of the original."""
     originals: Originals | None = services.originals
+    original_id, fold_range = parse_fold_id(marker_id)
     try:
         if originals is None:
             raise RuntimeError("the store of originals is not open")
@@ -38,7 +40,8 @@ def retrieve(services: Services, original_id: str, query: str | None, owner: str
         log.warning("headroom: retrieve failed (%s: %s)", type(e).__name__, e)
         return "The original cannot be fetched right now. Re-run the tool to see its output again."
     services.counters[f"retrieve_{fetched.status}"] += 1
-    return answer(fetched.original.text if fetched.original else None, query, fetched.status)
+    text = fetched.original.text if fetched.original else None
+    return answer(text, query, fetched.status, parse_lines(lines) or fold_range, original_id)
 
 
 class AnswerRetrieval:
@@ -75,7 +78,7 @@ class AnswerRetrieval:
                 calls = provider.retrieve_calls(rounds[-1], tool)
                 if not calls:
                     break
-                answers = {call.call_id: retrieve(self.services, call.original_id, call.query, owner) for call in calls}
+                answers = {call.call_id: retrieve(self.services, call.original_id, call.query, owner, call.lines) for call in calls}
                 body = provider.follow_up_body(body, rounds[-1], tool, answers)
                 rounds.append(await self._send(flow, body))
         except Exception as e:  # fail open: the client still gets an answer it can use

@@ -23,14 +23,17 @@ MAX_ROUNDS = 5
 @dataclass(frozen=True)
 class RetrieveCall:
     call_id: str
-    original_id: str
+    original_id: str  # as the model wrote it: an original's id, or a fold's (`<id>:<first>-<last>`)
     query: str | None
+    lines: str | None = None  # a line range of the original the model asked for
 
 
 def call_of(call_id: str, arguments: dict) -> RetrieveCall:
     """A retrieve call from its id and parsed arguments."""
-    query = arguments.get("query")
-    return RetrieveCall(call_id, str(arguments.get("id", "")), query if isinstance(query, str) and query else None)
+    query, lines = arguments.get("query"), arguments.get("lines")
+    return RetrieveCall(
+        call_id, str(arguments.get("id", "")), query if isinstance(query, str) and query else None, lines if isinstance(lines, str) and lines else None
+    )
 
 
 def with_summed_usage(rounds: list[dict], fields: tuple[str, ...]) -> dict:

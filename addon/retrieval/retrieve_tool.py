@@ -10,26 +10,37 @@ carries exactly the same bytes (prompt caches are byte-keyed).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from compressors.notes import NOTE_PATTERN
+from compressors.numbered_lines import split_numbered
+from compressors.types import Fold
 
 
 TOOL_NAME = "headroom_retrieve"
 ID_RE = r"[0-9a-f]{24}"
-MARKER_ID = re.compile(r"\[… [^\]\n]* folded(?::[^\]\n]*)? · retrieve id=(" + ID_RE + r")\]")
-MAX_ANSWER_CHARS = 200_000  # a whole original can be large; beyond this, ask for a query
+RANGE_RE = r"\d+-\d+"
+# A marker names the stored original and, for a fold whose lines are known, the fold's own id:
+# `<original id>:<first>-<last>`, whose answer is exactly the lines it folded.
+MARKER_ID = re.compile(r"\[… [^\]\n]* folded(?::[^\]\n]*)? · retrieve id=(" + ID_RE + r")(?::" + RANGE_RE + r")?\]")
+FOLD_ID = re.compile(r"\A(" + ID_RE + r")(?::(\d+)-(\d+))?\Z")
+LINES = re.compile(r"\A\s*(\d+)\s*(?:-\s*(\d+)\s*)?\Z")
+MAX_ANSWER_TOKENS = 8_000  # one answer at most (≈ chars / 4); the rest is asked for by range
+CHARS_PER_TOKEN = 4
 QUERY_CONTEXT_LINES = 1
 
 DESCRIPTION = (
     "Fetch content that was folded out of an earlier tool result to save context. Folded parts "
-    "are marked like `[… 120 lines folded · retrieve id=<id>]`. Call this with that id to get the "
-    "original text back; pass `query` to get only the lines that contain it (with line numbers)."
+    "are marked like `[… 120 lines folded · retrieve id=<id>]`. Call this with that id to get "
+    "exactly the folded lines back, with their line numbers in the original. Pass `lines` (e.g. "
+    "`200-260`) for a range of the original, or `query` for only the lines that contain it. Long "
+    "answers come in parts, each saying which range to ask for next."
 )
 SCHEMA = {
     "type": "object",
     "properties": {
         "id": {"type": "string", "description": "The id from a `retrieve id=…` marker."},
+        "lines": {"type": "string", "description": "Optional: a line range of the original, like 200-260."},
         "query": {"type": "string", "description": "Optional: return only lines containing this text."},
     },
     "required": ["id"],
@@ -47,9 +58,24 @@ def unique_name(existing: Iterable[str]) -> str:
     return f"{TOOL_NAME}_{n}"
 
 
-def add_markers(text: str, original_id: str) -> str:
-    """Turn every fold note in a compressor's output into a marker naming the original."""
-    return NOTE_PATTERN.sub(lambda m: m.group(0)[:-1] + f" · retrieve id={original_id}]", text)
+def add_markers(text: str, original_id: str, folds: Sequence[Fold] = ()) -> str:
+    """Turn every fold note in a compressor's output into a marker naming the original. A note
+    whose fold (in order, by its note text) says which lines it stands for gets that fold's own
+    id, `<original id>:<first>-<last>`."""
+    pending = list(folds)
+
+    def marker(match: re.Match) -> str:
+        note = match.group(0)
+        fold_id = original_id
+        while pending and pending[0].note != note:  # a fold whose note was merged or reworded
+            pending.pop(0)
+        if pending:
+            fold = pending.pop(0)
+            if 0 < fold.first_line <= fold.last_line:
+                fold_id = f"{original_id}:{fold.first_line}-{fold.last_line}"
+        return note[:-1] + f" · retrieve id={fold_id}]"
+
+    return NOTE_PATTERN.sub(marker, text)
 
 
 def marker_ids(text: str) -> list[str]:
@@ -57,38 +83,84 @@ def marker_ids(text: str) -> list[str]:
     return list(dict.fromkeys(MARKER_ID.findall(text)))
 
 
-def answer(text: str | None, query: str | None, status: str) -> str:
-    """The tool result the model gets: the original, the lines matching `query`, or why not."""
+def parse_fold_id(value: str) -> tuple[str, tuple[int, int] | None]:
+    """`<original id>` or `<original id>:<first>-<last>` → (original id, line range or None);
+    anything else comes back as it is (the store answers that it does not know it)."""
+    match = FOLD_ID.match(value.strip())
+    if match is None:
+        return value, None
+    if match.group(2) is None:
+        return match.group(1), None
+    return match.group(1), (int(match.group(2)), int(match.group(3)))
+
+
+def parse_lines(value: str | None) -> tuple[int, int] | None:
+    """`200-260` or `200` → (200, 260) / (200, 200); None for no or an unreadable range."""
+    match = LINES.match(value or "")
+    if match is None:
+        return None
+    first = int(match.group(1))
+    return first, int(match.group(2) or first)
+
+
+def answer(text: str | None, query: str | None, status: str, lines: tuple[int, int] | None = None, fold_id: str = "") -> str:
+    """The tool result the model gets: a range of the original's lines (numbered), the lines
+    matching `query` (within the range, if one is given), or why not. An answer stops at
+    MAX_ANSWER_TOKENS and says which range to ask for next."""
     if status == "forbidden":
         return "This id was stored for another user; it cannot be retrieved with this key."
     if status != "ok" or text is None:
         return "The original has expired or the id is unknown. Re-run the tool to see its output again."
+    all_lines = text.split("\n")
+    first, last = lines or (1, len(all_lines))
+    first, last = max(1, first), min(len(all_lines), last)
+    if first > last:
+        return f"The original has {len(all_lines):,} lines; ask for a range within 1-{len(all_lines)}."
     if query:
-        return _matching_lines(text, query)
-    if len(text) > MAX_ANSWER_CHARS:
-        return (
-            text[:MAX_ANSWER_CHARS]
-            + f"\n[… the original continues for {len(text) - MAX_ANSWER_CHARS:,} more characters; call again with a query]"
-        )
-    return text
+        return _matching_lines(all_lines, query, first, last)
+    return _line_range(all_lines, first, last, fold_id)
 
 
-def _matching_lines(text: str, query: str) -> str:
-    lines = text.split("\n")
+def _line_range(lines: list[str], first: int, last: int, fold_id: str) -> str:
+    budget = MAX_ANSWER_TOKENS * CHARS_PER_TOKEN
+    numbered = split_numbered("\n".join(lines[first - 1 : last]))  # a Read's lines carry their own numbers
+    out: list[str] = []
+    used = 0
+    for n in range(first, last + 1):
+        line = lines[n - 1] if numbered else f"{n}: {lines[n - 1]}"
+        if out and used + len(line) + 1 > budget:
+            rest = f"{n}-{last}"
+            return _head(first, n - 1, len(lines)) + "\n".join(out) + (
+                f"\n[… lines {rest} follow; call again with lines={rest}" + (f" and id={fold_id}" if fold_id else "") + "]"
+            )
+        out.append(line if len(line) <= budget else line[:budget] + " [… line cut]")
+        used += len(out[-1]) + 1
+    return _head(first, last, len(lines)) + "\n".join(out)
+
+
+def _head(first: int, last: int, total: int) -> str:
+    return f"lines {first}-{last} of {total:,}:\n"
+
+
+def _matching_lines(lines: list[str], query: str, first: int, last: int) -> str:
     needle = query.lower()
-    hits = [i for i, line in enumerate(lines) if needle in line.lower()]
+    hits = [i for i in range(first - 1, last) if needle in lines[i].lower()]
+    where = f"lines {first}-{last}" if (first, last) != (1, len(lines)) else f"the original ({len(lines):,} lines)"
     if not hits:
-        return f"No line of the original ({len(lines):,} lines) contains {query!r}."
+        return f"No line of {where} contains {query!r}."
     shown: set[int] = set()
     for i in hits:
-        shown.update(range(max(0, i - QUERY_CONTEXT_LINES), min(len(lines), i + QUERY_CONTEXT_LINES + 1)))
-    out, previous = [], None
+        shown.update(range(max(first - 1, i - QUERY_CONTEXT_LINES), min(last, i + QUERY_CONTEXT_LINES + 1)))
+    out, previous, used = [], None, 0
+    budget = MAX_ANSWER_TOKENS * CHARS_PER_TOKEN
     for i in sorted(shown):
         if previous is not None and i != previous + 1:
             out.append("…")
-        out.append(f"{i + 1}: {lines[i]}")
+        line = f"{i + 1}: {lines[i]}"
+        if used + len(line) > budget:
+            out.append(f"[… more matches after line {i}; ask for lines={i + 1}-{last} with this query]")
+            break
+        out.append(line)
+        used += len(line) + 1
         previous = i
-    result = "\n".join(out)
-    if len(result) > MAX_ANSWER_CHARS:
-        result = result[:MAX_ANSWER_CHARS] + "\n[… more matches; use a narrower query]"
-    return f"{len(hits):,} matching lines of {len(lines):,}:\n{result}"
+    return f"{len(hits):,} matching lines of {len(lines):,}:\n" + "\n".join(out)

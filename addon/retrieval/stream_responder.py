@@ -130,7 +130,7 @@ class StreamResponder:
             result = splicer.finish_round()
             if not result.needs_followup or round_number == MAX_ROUNDS:
                 break
-            answers = {call.call_id: retrieve(self.services, call.ref_id or "", call.query, job.owner) for call in result.retrieve_calls}
+            answers = {call.call_id: retrieve(self.services, call.ref_id or "", call.query, job.owner, call.lines) for call in result.retrieve_calls}
             for message in splicer.followup_messages(result, answers):
                 body = splice(body, [Append(("messages",), json.dumps(message, ensure_ascii=False))])
         await _send(writer, splicer.final_events())

@@ -90,6 +90,12 @@ class StreamedRetrieveCall:
         value = self.input.get("query")
         return value if isinstance(value, str) else None
 
+    @property
+    def lines(self) -> str | None:
+        """A line range of the original the model asked for."""
+        value = self.input.get("lines")
+        return value if isinstance(value, str) else None
+
 
 @dataclass
 class RoundResult:

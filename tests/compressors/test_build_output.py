@@ -261,7 +261,8 @@ def test_through_the_router() -> None:
     assert compress(text, context).text == result.text  # `cargo build` routes here on its own
     assert result.kind == "build" and not result.lossless
     assert result.text.startswith("<returncode>101</returncode>\n<output>\n[… 12 lines folded: Compiling ×9")
-    assert result.folds[0].first_line == 1 and result.folds[0].last_line == 12
+    # folds count lines of the whole text: the envelope's two opening lines come first
+    assert result.folds[0].first_line == 3 and result.folds[0].last_line == 14
     assert "error[E0308]: mismatched types" in result.text
 
 

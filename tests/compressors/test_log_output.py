@@ -222,7 +222,7 @@ def test_through_router_with_envelope() -> None:
     assert result.kind == "log" and not result.lossless
     assert result.text.startswith("<returncode>1</returncode>\n<output>\n2024-05-01 10:00:00,001 INFO server starting")
     assert result.text.endswith("\n".join([*app_log()[-3:], "</output>"]))
-    assert result.folds[0].first_line == 4 and result.folds[0].note.startswith("[… 59 similar lines folded")
+    assert result.folds[0].first_line == 4 + 2 and result.folds[0].note.startswith("[… 59 similar lines folded")  # + the envelope's 2 lines
 
 
 def test_outlier_in_a_similar_run_is_kept() -> None:

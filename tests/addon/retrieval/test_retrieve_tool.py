@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from addon.retrieval.retrieve_tool import MARKER_ID, TOOL_NAME, add_markers, answer, marker_ids, unique_name
+from addon.retrieval.retrieve_tool import MARKER_ID, MAX_ANSWER_TOKENS, TOOL_NAME, add_markers, answer, marker_ids, parse_fold_id, unique_name
+from compressors.types import Fold
 from addon.providers import provider_named
 from compressors.notes import NOTE_PATTERN, fold_note
 
@@ -40,8 +41,35 @@ def test_markers_round_trip_exactly_the_ids_compressors_emit() -> None:
 
 def test_answers() -> None:
     original = "alpha\nbeta ERROR one\ngamma\ndelta\nepsilon ERROR two"
-    assert answer(original, None, "ok") == original
+    assert answer(original, None, "ok") == "lines 1-5 of 5:\n1: alpha\n2: beta ERROR one\n3: gamma\n4: delta\n5: epsilon ERROR two"
     assert answer(original, "error", "ok") == "2 matching lines of 5:\n1: alpha\n2: beta ERROR one\n3: gamma\n4: delta\n5: epsilon ERROR two"
     assert answer(original, "zeta", "ok").startswith("No line of the original (5 lines)")
     assert "expired" in answer(None, None, "expired")
     assert "another user" in answer(None, None, "forbidden") and "alpha" not in answer(None, None, "forbidden")
+
+
+def test_each_fold_gets_its_own_id_answered_with_exactly_its_lines() -> None:
+    original = "\n".join(f"line {n}" for n in range(1, 101))
+    text = "line 1\n" + fold_note(49, "line") + "\nline 51\n" + fold_note(50, "line", "quiet")
+    folds = (Fold(2, 50, fold_note(49, "line")), Fold(51, 100, fold_note(50, "line", "quiet")))
+    marked = add_markers(text, ID, folds)
+    assert f"[… 49 lines folded · retrieve id={ID}:2-50]" in marked
+    assert f"[… 50 lines folded: quiet · retrieve id={ID}:51-100]" in marked
+    assert marker_ids(marked) == [ID]  # the original's id: what the store keeps alive
+    assert not NOTE_PATTERN.search(MARKER_ID.sub("", marked))
+    original_id, fold_range = parse_fold_id(f"{ID}:2-50")
+    assert (original_id, fold_range) == (ID, (2, 50))
+    reply = answer(original, None, "ok", fold_range)
+    assert reply.split("\n") == ["lines 2-50 of 100:", *(f"{n}: line {n}" for n in range(2, 51))]
+
+
+def test_a_line_in_the_second_half_of_a_large_original_is_reachable_in_capped_parts() -> None:
+    original = "\n".join(f"{n:06d} request handled by worker {n % 7} in {n % 97} ms" for n in range(1, 20_001))
+    first = answer(original, None, "ok", None, ID)
+    assert len(first) < MAX_ANSWER_TOKENS * 4 + 200  # capped by tokens, not 200,000 characters
+    assert first.startswith("lines 1-") and "call again with lines=" in first
+    asked = first.rsplit("lines=", 1)[1].split(" ", 1)[0]
+    second = answer(original, None, "ok", tuple(map(int, asked.split("-"))), ID)
+    assert second.startswith(f"lines {asked.split('-')[0]}-")
+    assert "15000: 015000 request handled" in answer(original, None, "ok", (15_000, 15_010))
+    assert answer(original, "worker 3 in 96 ms", "ok", (10_000, 20_000)).count("\n") < 400
