@@ -126,3 +126,57 @@ def test_claude_code_never_sees_the_retrieve_tool(proxy, mock, tmp_path):
     follow_up = [r for r in mock.llm_requests() if "toolu_retrieve_1" in r.body.decode()]
     assert follow_up and hidden in _tool_results(follow_up[-1])[-1]["content"]
     assert seen_tools[1][-1] == "headroom_retrieve"  # the tool went out with the marker
+
+
+def test_claude_code_read_and_re_read_of_a_large_file_arrive_compressed_and_valid(proxy, mock, tmp_path):
+    """Claude Code Reads a large log of the test's making, the log grows, and it Reads it again
+    (Claude Code answers a re-read of an unchanged file itself, "file unchanged since your last
+    Read"): both results reach the mock compressed, the first with the same bytes in the later
+    request (its prefix stays cached), both with Claude Code's own lines and numbering."""
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    log_file = workdir / "sync.log"
+    lines = [f"2026-11-25 10:{i // 60 % 60:02d}:{i % 60:02d} INFO ledger-sync batch {5000 + i} accepted in {10 + i % 9} ms" for i in range(900)]
+    lines[612] = "2026-11-25 10:10:12 ERROR " + NEEDLE
+    log_file.write_text("\n".join(lines) + "\n")
+    reads = ["toolu_read_1", "toolu_read_2"]
+
+    def respond(request: Received) -> Reply | None:
+        if not request.path.split("?")[0].endswith("/v1/messages"):
+            return None
+        body = request.json
+        if "Read" not in {t.get("name") for t in body.get("tools", [])}:
+            return None
+        stream = bool(body.get("stream"))
+        answered = {r["tool_use_id"] for r in _tool_results(request)}
+        pending = [r for r in reads if r not in answered]
+        if not pending:
+            return anthropic_reply([{"type": "text", "text": FINAL}], "end_turn", stream)
+        if pending[0] == "toolu_read_2" and len(log_file.read_text().split("\n")) <= 901:  # the log grows
+            with log_file.open("a") as f:
+                f.write("".join(f"2026-11-25 10:20:{i:02d} INFO ledger-sync batch {7000 + i} accepted in 12 ms\n" for i in range(60)))
+        call = {"type": "tool_use", "id": pending[0], "name": "Read", "input": {"file_path": str(log_file)}}
+        return anthropic_reply([call], "tool_use", stream)
+
+    mock.responder = respond
+    env = proxy.cli_env(tmp_path / "claude-home", ANTHROPIC_API_KEY="sk-ant-test-key", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_AUTOUPDATER="1")
+    command = [str(ROOT / "scripts" / "wrap"), str(CLAUDE), "-p", "What went wrong in sync.log?", "--allowedTools", "Read", "--max-turns", "4"]
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"claude failed:\n{result.stdout}\n{result.stderr}"
+    assert FINAL in result.stdout
+
+    requests = [r for r in mock.llm_requests() if _tool_results(r)]
+    assert len(requests) >= 2, "Claude Code did not send both Read results"
+    first_round, last_round = requests[0], requests[-1]
+    results = {r["tool_use_id"]: r for r in _tool_results(last_round)}
+    assert set(results) == set(reads)
+    original_size = len(log_file.read_text())
+    for read_id in reads:
+        content = results[read_id]["content"]
+        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+        assert len(text) < original_size / 2, f"{read_id} arrived uncompressed ({len(text):,} of {original_size:,} chars)"
+        assert re.search(r"\b613\s*(→|\t)2026-11-25 10:10:12 ERROR " + re.escape(NEEDLE), text), text[:300]
+        assert "retrieve id=" in text and [t["name"] for t in last_round.json["tools"]][-1] == "headroom_retrieve"
+    # the first result goes out byte for byte as it did in the request that first carried it
+    first_sent = json.dumps(_tool_results(first_round)[0]["content"])
+    assert first_sent == json.dumps(results["toolu_read_1"]["content"])
