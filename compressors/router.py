@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from compressors.detect import choose_kind, leaves_whole
+from compressors.document_lines import select_document
 from compressors.lines import Keep, check_selection, selection_result
 from compressors.numbered_lines import split_numbered
 from compressors.repeated_lines import fold_repeated_lines, strip_ansi
@@ -169,6 +170,8 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
         result = fold_repeated_lines(clean)
         return Result(result.text, kind if kind != "auto" else result.kind, result.lossless, result.folds)
     function, shape = found
+    if shape == "text" and numbered and kind == "text":  # a prose file read: select lines, keep their numbers
+        function, shape = select_document, "lines"
     if shape == "text":
         if numbered:  # a numbered file read must keep its numbers: fold lines, don't rewrite
             return fold_repeated_lines(clean)
