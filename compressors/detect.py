@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 
+from compressors.search_records import looks_like_records
 from compressors.types import Context
 
 CODE_EXTENSIONS = {
@@ -146,6 +147,8 @@ def kind_from_content(text: str) -> str:
     stripped = head.lstrip()
     if stripped[:1] in "{[" and _parses_as_json(text):
         return "json"
+    if looks_like_records(text):
+        return "records"
     if _looks_like_html(head):
         return "html"
     if len(_DIFF_RE.findall(head)) >= 2:

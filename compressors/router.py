@@ -29,6 +29,8 @@ REGISTRY: dict[str, tuple[str, str, str]] = {
     "log": ("compressors.log_output", "select_log", "lines"),
     "test": ("compressors.test_output", "select_test", "lines"),
     "search": ("compressors.search_results", "select_search", "lines"),
+    # Web search results as records: every title, URL, id and date kept, long content trimmed.
+    "records": ("compressors.search_records", "compress_records", "text"),
     "diff": ("compressors.vcs_output", "select_vcs", "lines"),
     "build": ("compressors.build_output", "select_build", "lines"),
     # Plain prose: the keep/drop token model, or its statistical fallback (lossy, with notes).

@@ -78,7 +78,7 @@ class Compression:
             "headroom_kinds",
             Sequence[str],
             [],
-            "Per-kind compression mode, KIND=MODE: kinds json, html, code, log, test, search, diff, build, text; "
+            "Per-kind compression mode, KIND=MODE: kinds json, html, code, log, test, search, records, diff, build, text; "
             "modes on, lossless, off. Until the retrieve tool lands every kind is lossless-only by default.",
         )
         loader.add_option(
