@@ -44,6 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from compressors import text_fallback as tf  # noqa: E402
 from compressors import text_model as tm  # noqa: E402
+from compressors.text_encoder import HEAD_NPZ, save_head  # noqa: E402
 from compressors.relevance import ERROR_RE  # noqa: E402
 from compressors.router import agent_output  # noqa: E402
 
@@ -297,6 +298,7 @@ def train(args: argparse.Namespace) -> dict:
     with torch.no_grad():
         scores = head(x_val).squeeze(-1)
     torch.save(head.state_dict(), out / tm.HEAD_FILE)
+    save_head(head.state_dict(), out / HEAD_NPZ)  # what inference reads (numpy, no torch)
     config = {
         "backbone": backbone, "layers": encoder.config.num_hidden_layers, "window": args.window,
         "head_hidden": args.head_hidden, "documents": len(docs),
