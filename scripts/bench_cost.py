@@ -75,6 +75,7 @@ class Conversation:
     messages: list[dict]
     tools: list[dict] | None = None
     system_at: Callable[[float, int], str] | None = None  # the system prompt the client renders at (time, request)
+    native: bool = False  # messages already in Anthropic Messages shape (Claude Code sessions): Anthropic only
 
 
 @dataclass
@@ -107,6 +108,29 @@ def load_conversations(path: Path, limit: int | None = None) -> list[Conversatio
             record = json.loads(line)
             out.append(Conversation(record["id"], record["messages"], record.get("tools")))
     return out[:limit] if limit else out
+
+
+def load_claude_code(path: Path, limit: int | None = None) -> list[Conversation]:
+    """Whole Claude Code sessions (Anthropic Messages lists), replayed as the Anthropic traffic
+    they were. Their tool definitions were not recorded: each session gets a minimal definition
+    of every tool it used (Claude Code's real ones are ~15k tokens, so the cached front here is
+    smaller than a real session's and savings relative to it are, if anything, understated)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        names = sorted({b.get("name") for m in record["messages"] if isinstance(m.get("content"), list) for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_use"})
+        tools = [{"name": n, "description": f"Claude Code's {n} tool.", "input_schema": {"type": "object"}} for n in names if n]
+        out.append(Conversation(record["id"], record["messages"], tools, native=True))
+    return out[:limit] if limit else out
+
+
+def native_anthropic_body(messages: list[dict], tools: list[dict] | None) -> dict:
+    body: dict = {"model": MODELS["anthropic"], "max_tokens": 8192, "messages": json.loads(json.dumps(messages))}
+    if tools:
+        body["tools"] = tools
+    return body
 
 
 def generated_conversation(turns: int = 12, seed: int = 0, quiet_turns: int = 0) -> Conversation:
@@ -286,7 +310,7 @@ def replay(conversation: Conversation, provider: str, schedule: str, arm: str, t
     simulator = CacheSimulator(provider, MODELS[provider], price, default_ttl=ttl)
     result = ArmResult(conversation.id, provider, schedule, arm)
     requests = requests_of(conversation)
-    build = anthropic_body if provider == "anthropic" else openai_body
+    build = native_anthropic_body if conversation.native else anthropic_body if provider == "anthropic" else openai_body
     with tempfile.TemporaryDirectory(prefix="headroom-bench-cost-") as home:
         headroom = HeadroomArm(Path(home), provider, arm.endswith("lossless"), arm.endswith("aligned")) if arm != "direct" else None
         try:
@@ -324,6 +348,8 @@ def run(conversations: list[Conversation], ttl: float = TTL_5M, restart: bool = 
     results = []
     for provider in ("anthropic", "openai"):
         for conversation in conversations:
+            if conversation.native and provider != "anthropic":
+                continue
             for schedule in SCHEDULES:
                 direct = None
                 for arm in ARMS:
@@ -360,6 +386,8 @@ def render(results: list[ArmResult], summary: list[ArmResult], pricing_title: st
     console.print(f"Cost replay, prices: {pricing_title}; TTL {'1h' if ttl == TTL_1H else '5m'}; models {MODELS}")
     for provider in ("anthropic", "openai"):
         rows = [r for r in results if r.provider == provider]
+        if not rows:
+            continue
         console.print(_table(Table, f"{provider} ({MODELS[provider]}): per conversation", rows, per_conversation=True))
     console.print(_table(Table, "All conversations", summary, per_conversation=False))
 
@@ -408,10 +436,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-generated", action="store_true", help="leave out the generated conversation")
     parser.add_argument("--ttl", choices=("5m", "1h"), default="5m", help="TTL of the modelled end-of-prompt breakpoint")
     parser.add_argument("--no-restart", action="store_true", help="do not restart the proxy half-way")
+    parser.add_argument("--claude-code", type=Path, default=None, metavar="PATH",
+                        help="replay these whole Claude Code sessions (e.g. ../shared/corpus/claude_code/conversations.jsonl) as Anthropic traffic instead")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    conversations = load_conversations(args.corpus, args.limit)
-    if not args.no_generated:
+    if args.claude_code is not None:
+        conversations = load_claude_code(args.claude_code, args.limit)
+    else:
+        conversations = load_conversations(args.corpus, args.limit)
+    if not args.no_generated and args.claude_code is None:
         conversations += [generated_conversation(), generated_conversation(16, quiet_turns=10), dynamic_system_conversation()]
     ttl = TTL_1H if args.ttl == "1h" else TTL_5M
     results = run(conversations, ttl, not args.no_restart)
