@@ -127,7 +127,17 @@ def load_claude_code(path: Path, limit: int | None = None) -> list[Conversation]
 
 
 def native_anthropic_body(messages: list[dict], tools: list[dict] | None) -> dict:
+    """The request Claude Code sent: its messages with its own breakpoint on the last block (the
+    recorded sessions carry none; Claude Code marks the end of the conversation every turn)."""
     body: dict = {"model": MODELS["anthropic"], "max_tokens": 8192, "messages": json.loads(json.dumps(messages))}
+    for message in body["messages"]:  # Claude Code sends every message's content as blocks
+        if isinstance(message.get("content"), str):
+            message["content"] = [{"type": "text", "text": message["content"]}]
+    last = body["messages"][-1] if body["messages"] else None
+    if last is not None:
+        blocks = [b for b in last.get("content") or [] if isinstance(b, dict) and b.get("type") not in ("thinking", "redacted_thinking")]
+        if blocks:
+            blocks[-1]["cache_control"] = {"type": "ephemeral"}
     if tools:
         body["tools"] = tools
     return body

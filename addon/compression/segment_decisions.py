@@ -50,19 +50,26 @@ def plan(
         compress_fn = lossless_fn  # no way back to originals for this request: lossless only
     replacements: list[Edit] = []
     new_decisions: list[tuple[str, Decision]] = []
+    earlier: dict[str, str] = {}  # content key -> the first tool call in this request whose output it is
+    calls = {s.call_id for s in parsed.segments if s.call_id}
     for segment in parsed.segments:
         report.fresh += segment.fresh
-        decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
+        key = content_key(segment.text)
+        decision, replayed = repeat_decision(segment, key, earlier, calls, memo)
+        if decision is None:
+            decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
+        else:
+            key = repeat_key(segment, key)
+        if segment.call_id and len(segment.text) >= MIN_SEGMENT_CHARS:
+            earlier.setdefault(content_key(segment.text), segment.call_id)
         if decision is not None and decision.text is not None:
             decision = with_retrieve_path(decision, segment, replayed, retrieval, report)
         if decision is not None and not replayed and decision.kind != SMALL:
-            new_decisions.append((content_key(segment.text), decision))
+            new_decisions.append((key, decision))
         if decision is None or decision.text is None:
             continue
         replacements.append(Replacement(segment.path, decision.text))
-        entry = SegmentReport(
-            decision.kind, segment.source, segment.tool_name, decision.tokens_before, decision.tokens_after, replayed, content_key(segment.text)
-        )
+        entry = SegmentReport(decision.kind, segment.source, segment.tool_name, decision.tokens_before, decision.tokens_after, replayed, key)
         report.rewritten.append(entry)
         if decision.tokens_before is None:
             report.uncounted.append((entry, segment.text, decision.text))
@@ -70,6 +77,36 @@ def plan(
         replacements.append(retrieval.tool_edit(document))
         report.retrieve_tool = retrieval.tool_name
     return report, replacements, new_decisions
+
+
+REPEAT = "repeat"  # the kind of a decision that points at an identical earlier output
+REPEAT_NOTE = "[headroom: the same output as tool call {call_id} above, repeated exactly]"
+
+
+def repeat_key(segment: Segment, key: str) -> str:
+    """The memo key of a repeat decision: the output *and* the call it answers, so the earlier
+    copy (the same text under another call) never picks up the reference to itself."""
+    return f"repeat:{segment.call_id}:{key}"
+
+
+def repeat_decision(
+    segment: Segment, key: str, earlier: dict[str, str], calls: set[str | None], memo: DecisionMemo
+) -> tuple[Decision | None, bool]:
+    """A tool output identical to an earlier one of the same request goes as a reference to that
+    call: lossless, since the earlier copy is in the same prompt. Replayed only while the call it
+    names is still in the request (compaction may have removed it); decided only for fresh
+    outputs, so nothing the provider has seen changes."""
+    if not segment.call_id or len(segment.text) < MIN_SEGMENT_CHARS:
+        return None, False
+    known = memo.get(repeat_key(segment, key))
+    if known is not None:
+        still_there = any(c and known.text == REPEAT_NOTE.format(call_id=c) for c in calls)
+        return (known, True) if still_there else (None, False)
+    first = earlier.get(key)
+    if not segment.fresh or first is None or first == segment.call_id:
+        return None, False
+    reference = REPEAT_NOTE.format(call_id=first)
+    return (Decision(REPEAT, reference, None, None), False) if len(reference) < len(segment.text) else (None, False)
 
 
 def with_retrieve_path(

@@ -35,6 +35,7 @@ class Segment:
     tool_name: str | None = None
     tool_args: Mapping[str, Any] = field(default_factory=dict)
     is_error: bool = False
+    call_id: str | None = None  # the tool call this output answers (tool_use_id, tool_call_id, call_id)
 
 
 @dataclass(frozen=True)

@@ -67,14 +67,15 @@ def _joined_text(content: object) -> str:
 
 def _tool_result_segments(block: dict, path, fresh: bool, name, args) -> list[Segment]:
     error = bool(block.get("is_error"))
+    call_id = str(block["tool_use_id"]) if block.get("tool_use_id") else None
     content = block.get("content")
     if isinstance(content, str):
-        return [Segment(path + ("content",), content, "tool_output", fresh, name, args, error)]
+        return [Segment(path + ("content",), content, "tool_output", fresh, name, args, error, call_id)]
     out = []
     for k, part in enumerate(content if isinstance(content, list) else []):
         # Only text parts: images, documents and search results pass as they are.
         if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-            out.append(Segment(path + ("content", k, "text"), part["text"], "tool_output", fresh, name, args, error))
+            out.append(Segment(path + ("content", k, "text"), part["text"], "tool_output", fresh, name, args, error, call_id))
     return out
 
 

@@ -44,17 +44,17 @@ def parse(body: Any) -> ParsedRequest:
     return ParsedRequest(segments, query, boundary < 0)
 
 
-def _text_parts(message: dict, i: int, source: str, fresh: bool, name, args, min_chars: int) -> list[Segment]:
+def _text_parts(message: dict, i: int, source: str, fresh: bool, name, args, min_chars: int, call_id: str | None = None) -> list[Segment]:
     content = message.get("content")
     if isinstance(content, str):
         if len(content) < min_chars:
             return []
-        return [Segment(("messages", i, "content"), content, source, fresh, name, args)]
+        return [Segment(("messages", i, "content"), content, source, fresh, name, args, call_id=call_id)]
     out = []
     for k, part in enumerate(content if isinstance(content, list) else []):
         if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
             if len(part["text"]) >= min_chars:
-                out.append(Segment(("messages", i, "content", k, "text"), part["text"], source, fresh, name, args))
+                out.append(Segment(("messages", i, "content", k, "text"), part["text"], source, fresh, name, args, call_id=call_id))
     return out
 
 

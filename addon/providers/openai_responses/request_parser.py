@@ -47,14 +47,15 @@ def parse(body: Any) -> ParsedRequest:
 
 
 def _output_segments(item: dict, i: int, fresh: bool, name, args) -> list[Segment]:
+    call_id = str(item["call_id"]) if item.get("call_id") else None
     output = item.get("output")
     if isinstance(output, str):
-        return [Segment(("input", i, "output"), output, "tool_output", fresh, name, args)]
+        return [Segment(("input", i, "output"), output, "tool_output", fresh, name, args, call_id=call_id)]
     out = []
     for k, part in enumerate(output if isinstance(output, list) else []):
         if isinstance(part, dict) and part.get("type") in ("input_text", "output_text", "text"):
             if isinstance(part.get("text"), str):
-                out.append(Segment(("input", i, "output", k, "text"), part["text"], "tool_output", fresh, name, args))
+                out.append(Segment(("input", i, "output", k, "text"), part["text"], "tool_output", fresh, name, args, call_id=call_id))
     return out
 
 

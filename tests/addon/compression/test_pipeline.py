@@ -401,3 +401,22 @@ def test_a_large_agent_conversation_carries_the_tool_from_its_first_request(tmp_
     chat_opening = [{"role": "user", "content": "write a haiku about logs"}]
     chat, _ = rewrite_body(json.dumps({"messages": chat_opening}).encode(), ANTHROPIC, memo, retrieval=retrieval)
     assert "tools" not in json.loads(chat)
+
+
+def test_a_fresh_output_identical_to_an_earlier_one_goes_as_a_reference_to_it(memo: DecisionMemo) -> None:
+    """The same test re-run with the same failure: the second output is the first, which is in
+    the same prompt: a lossless reference, replayed byte for byte, dropped once the first is gone."""
+    failing = "FAILED tests/test_billing.py::test_refund - AssertionError: 10.05 != 10.04\n" + "".join(
+        f"tests/test_billing.py::test_case_{i} PASSED\n" for i in range(60)
+    )
+    first = messages(failing, failing)
+    out, report = rewrite_body(body_of(first), ANTHROPIC, memo, compress_fn=lambda t, c: Result(t, "log", True, ()))
+    assert tool_result_text(out, 4) == "[headroom: the same output as tool call t0 above, repeated exactly]"
+    assert tool_result_text(out, 2) == failing  # the earlier copy is untouched
+    assert [r.kind for r in report.rewritten] == ["repeat"]
+    later = first + [{"role": "assistant", "content": "It fails on rounding."}, {"role": "user", "content": "fix it"}]
+    again, _ = rewrite_body(body_of(later), ANTHROPIC, memo)
+    assert tool_result_text(again, 4) == tool_result_text(out, 4) and tool_result_text(again, 2) == failing
+    compacted = [later[0], *later[3:]]  # the first copy is gone: its reference must not go out
+    kept, _ = rewrite_body(body_of(compacted), ANTHROPIC, memo)
+    assert tool_result_text(kept, 2) == failing
