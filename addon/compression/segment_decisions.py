@@ -54,14 +54,15 @@ def plan(
     calls = {s.call_id for s in parsed.segments if s.call_id}
     for segment in parsed.segments:
         report.fresh += segment.fresh
-        key = content_key(segment.text)
-        decision, replayed = repeat_decision(segment, key, earlier, calls, memo)
+        text_key = content_key(segment.text)
+        key = text_key  # the memo key of this segment's decision
+        decision, replayed = repeat_decision(segment, text_key, earlier, calls, memo)
         if decision is None:
             decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
         else:
-            key = repeat_key(segment, key)
+            key = repeat_key(segment, text_key)
         if segment.call_id and len(segment.text) >= MIN_SEGMENT_CHARS:
-            earlier.setdefault(content_key(segment.text), segment.call_id)
+            earlier.setdefault(text_key, segment.call_id)
         if decision is not None and decision.text is not None:
             decision = with_retrieve_path(decision, segment, replayed, retrieval, report)
         if decision is not None and not replayed and decision.kind != SMALL:
