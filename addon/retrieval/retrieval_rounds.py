@@ -14,6 +14,7 @@ needs. The client sees only the final round.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +49,12 @@ def with_summed_usage(rounds: list[dict], fields: tuple[str, ...]) -> dict:
     return final
 
 
-def answered_assistant(body: dict) -> dict | None:
-    """The last assistant message of a chat-shaped body when something follows it (its tool
-    results): where a follow-up round's retrieve calls are."""
+def answers_retrieve(body: dict, tool_prefix: str, call_names: Callable[[dict], list[object]]) -> bool:
+    """Whether a chat-shaped body's last assistant turn called the retrieve tool and something
+    follows it (its results): a retrieval round. `call_names` reads the tool names the
+    provider's assistant message called."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     assistant = next((m for m in reversed(messages) if m.get("role") == "assistant"), None)
-    return None if assistant is None or messages[-1] is assistant else assistant
+    if assistant is None or messages[-1] is assistant:
+        return False
+    return any(isinstance(n, str) and n.startswith(tool_prefix) for n in call_names(assistant))

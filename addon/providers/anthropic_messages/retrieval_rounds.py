@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from addon.retrieval.retrieval_rounds import RetrieveCall, answered_assistant, call_of, with_summed_usage
+from addon.retrieval.retrieval_rounds import RetrieveCall, call_of, with_summed_usage
+from addon.retrieval.retrieval_rounds import answers_retrieve as answered_retrieve
 from addon.retrieval.retrieve_tool import DESCRIPTION, SCHEMA
 from addon.wire.json_splice import Append, splice
 
@@ -59,11 +60,12 @@ def final_response(rounds: list[dict]) -> dict:
     return with_summed_usage(rounds, USAGE_FIELDS)
 
 
+def call_names(assistant: dict) -> list[object]:
+    """The tools an assistant message called."""
+    blocks = assistant.get("content") if isinstance(assistant.get("content"), list) else []
+    return [b.get("name") for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]
+
+
 def answers_retrieve(body: dict, tool_prefix: str) -> bool:
     """Whether the body's last assistant turn called the retrieve tool and was answered."""
-    assistant = answered_assistant(body)
-    if assistant is None:
-        return False
-    blocks = assistant.get("content") if isinstance(assistant.get("content"), list) else []
-    names = [b.get("name") for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]
-    return any(isinstance(n, str) and n.startswith(tool_prefix) for n in names)
+    return answered_retrieve(body, tool_prefix, call_names)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from addon.retrieval.retrieval_rounds import RetrieveCall, answered_assistant, call_of, with_summed_usage
+from addon.retrieval.retrieval_rounds import RetrieveCall, call_of, with_summed_usage
+from addon.retrieval.retrieval_rounds import answers_retrieve as answered_retrieve
 from addon.retrieval.retrieve_tool import DESCRIPTION, SCHEMA
 from addon.wire.json_splice import Append, splice
 
@@ -75,10 +76,11 @@ def final_response(rounds: list[dict]) -> dict:
     return with_summed_usage(rounds, USAGE_FIELDS)
 
 
+def call_names(assistant: dict) -> list[object]:
+    """The tools an assistant message called."""
+    return [_name(c) for c in assistant.get("tool_calls") or [] if isinstance(c, dict)]
+
+
 def answers_retrieve(body: dict, tool_prefix: str) -> bool:
     """Whether the body's last assistant turn called the retrieve tool and was answered."""
-    assistant = answered_assistant(body)
-    if assistant is None:
-        return False
-    names = [_name(c) for c in assistant.get("tool_calls") or [] if isinstance(c, dict)]
-    return any(isinstance(n, str) and n.startswith(tool_prefix) for n in names)
+    return answered_retrieve(body, tool_prefix, call_names)
