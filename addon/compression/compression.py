@@ -149,7 +149,9 @@ class Compression:
             return
         if not body:
             return
-        retrieval = retrieval_path(self.services.originals, provider, request.headers, request.query, self.responder.ready)
+        retrieval = retrieval_path(
+            self.services.originals, provider, request.headers, request.query, self.responder.ready, request.path
+        )
         if retrieval is not None:
             state.owner = retrieval.owner
         new_body = await self._rewrite(flow, provider, body, retrieval, self.cache.cache_key_session(flow, provider))

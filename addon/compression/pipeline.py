@@ -93,7 +93,7 @@ def decide_retrieve_tool(w: Rewrite) -> None:
     if w.retrieval is None:
         return
     w.conversation = "conversation:" + session_key(w.provider, w.retrieval.session_headers, w.document)
-    big_agent = bool(w.document.get("tools")) and estimate_tokens(w.text) >= STICKY_FROM_FIRST_TOKENS
+    big_agent = bool(w.provider.tools_of(w.document)[1]) and estimate_tokens(w.text) >= STICKY_FROM_FIRST_TOKENS
     w.sticky = (w.parsed.first_turn and big_agent) or w.memo.get(w.conversation) is not None
 
 

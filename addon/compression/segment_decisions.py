@@ -45,7 +45,8 @@ def plan(
 ) -> tuple[RewriteReport, list[Edit], list[tuple[str, Decision]]]:
     """Decide every segment: the edits to make and the new decisions to remember (and, with a
     retrieve path, the tool to carry)."""
-    report = RewriteReport(provider, segments=len(parsed.segments), streaming=bool(document.get("stream")))
+    streaming = retrieval.request_streams if retrieval is not None else bool(document.get("stream"))
+    report = RewriteReport(provider, segments=len(parsed.segments), streaming=streaming)
     if retrieval is None and lossless_fn is not None:
         compress_fn = lossless_fn  # no way back to originals for this request: lossless only
     replacements: list[Edit] = []

@@ -77,6 +77,20 @@ class Provider:
         """Segments and query of a decoded JSON body; raise UnknownShape for shapes it does not know."""
         raise NotImplementedError
 
+    def streamed(self, document: dict, path: str, query: Mapping[str, str]) -> bool:
+        """Whether a request asks for a streamed response (server-sent events)."""
+        return bool(document.get("stream"))
+
+    def tools_of(self, document: dict) -> tuple[Path, Any]:
+        """Where the request's tool list is (or would go), and what is there."""
+        return ("tools",), document.get("tools")
+
+    def blocks_retrieval(self, document: dict) -> bool:
+        """Whether the client's tool choice rules out a retrieve call (none, or one forced tool)."""
+        from addon.retrieval.retrieval_path import tool_choice_blocks_retrieval
+
+        return tool_choice_blocks_retrieval(document.get("tool_choice"))
+
     def opening(self, body: dict) -> tuple[Any, Any]:
         """The system prompt and the first user message: what names a conversation."""
         raise NotImplementedError

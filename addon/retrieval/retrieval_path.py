@@ -29,30 +29,37 @@ class RetrievalPath:
     tool_name: str = TOOL_NAME
     streaming: bool = False  # whether retrieve calls can be answered inside a streamed response
     session_headers: dict[str, str] = field(default_factory=dict)  # the client's session ids, if any
+    request_path: str = ""  # the request's path and query: some APIs say there whether they stream
+    request_query: Mapping[str, str] = field(default_factory=dict)
+    request_streams: bool = False  # set by for_request: this request asks for a streamed response
 
     def for_request(self, document: dict) -> RetrievalPath | None:
         """This path bound to one request, or None when the request cannot carry the tool
         (the client forbade tool calls, forces another tool, or streams where we cannot answer)."""
-        if tool_choice_blocks_retrieval(document.get("tool_choice")):
+        provider = self.provider
+        if provider.blocks_retrieval(document):
             return None
-        if document.get("stream") and not self.streaming:
+        streams = provider.streamed(document, self.request_path, self.request_query)
+        if streams and not self.streaming:
             return None
-        return replace(self, tool_name=unique_name(self.provider.tool_names(document.get("tools"))))
+        _, tools = provider.tools_of(document)
+        return replace(self, tool_name=unique_name(provider.tool_names(tools)), request_streams=streams)
 
     def tool_edit(self, document: dict) -> Edit:
-        """Append the tool to `tools`, or add `tools` when the request has none."""
+        """Append the tool to the request's tools, or add a tools list when it has none."""
         literal = self.provider.tool_definition(self.tool_name)
-        if isinstance(document.get("tools"), list):
-            return Append(("tools",), literal)
-        return AddMember((), "tools", f"[{literal}]")
+        path, tools = self.provider.tools_of(document)
+        if isinstance(tools, list):
+            return Append(path, literal)
+        return AddMember(path[:-1], path[-1], f"[{literal}]")
 
 
 def tool_choice_blocks_retrieval(choice: object) -> bool:
     """Whether the client's tool_choice rules out a retrieve call: "none", or one forced tool."""
     if isinstance(choice, str):  # OpenAI: "auto", "required" (any tool, ours included), "none"
         return choice == "none"
-    if isinstance(choice, dict):  # Anthropic {"type": "none"|"tool"}, OpenAI {"type": "function", …}
-        return choice.get("type") in ("none", "tool", "function") or "function" in choice
+    if isinstance(choice, dict):  # Anthropic {"type": "none"|"tool"}, OpenAI {"type": "function"|"custom"|"allowed_tools", …}
+        return choice.get("type") in ("none", "tool", "function", "custom", "allowed_tools") or "function" in choice
     return False
 
 
@@ -65,7 +72,12 @@ def credential_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str |
 
 
 def retrieval_path(
-    originals: Originals | None, provider: Provider, headers: Mapping[str, str], query: Mapping[str, str], responder_ready: bool
+    originals: Originals | None,
+    provider: Provider,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    responder_ready: bool,
+    path: str = "",
 ) -> RetrievalPath | None:
     """How the model can get originals back for a request, when the proxy can answer its calls:
     non-streamed rounds where the provider has them, streamed ones through the responder."""
@@ -73,4 +85,6 @@ def retrieval_path(
         return None
     owner = owner_of(credential_of(headers, query))
     streaming = provider.splices_streams and responder_ready
-    return RetrievalPath(originals, owner, provider, streaming=streaming, session_headers=session_headers(headers))
+    return RetrievalPath(
+        originals, owner, provider, streaming=streaming, session_headers=session_headers(headers), request_path=path, request_query=dict(query)
+    )

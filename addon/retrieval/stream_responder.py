@@ -12,14 +12,12 @@ client like any other.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from dataclasses import dataclass
 
 from mitmproxy import http
 
-from addon.wire.json_splice import Append, splice
 from addon.retrieval.retrieval_rounds import MAX_ROUNDS
 from addon.wire.sse_events import SseParser
 from addon.flow_state import FlowState
@@ -131,8 +129,7 @@ class StreamResponder:
             if not result.needs_followup or round_number == MAX_ROUNDS:
                 break
             answers = {call.call_id: retrieve(self.services, call.ref_id or "", call.query, job.owner, call.lines) for call in result.retrieve_calls}
-            for message in splicer.followup_messages(result, answers):
-                body = splice(body, [Append(("messages",), json.dumps(message, ensure_ascii=False))])
+            body = splicer.follow_up_body(body, result, answers)
         await _send(writer, splicer.final_events())
         writer.write(b"0\r\n\r\n")
 

@@ -3,7 +3,8 @@
 Pure (no I/O, no mitmproxy): the caller parses each upstream stream with `SseParser`, feeds the
 events to a splicer and sends what `feed` returns to the client. When an upstream stream ends it
 calls `finish_round()`; if the round holds retrieve calls (`RoundResult.needs_followup`) it
-answers them, sends the follow-up request (`followup_messages` appended to the messages), calls
+answers them, sends the follow-up request (`follow_up_body`: by default the forwarded body with
+`followup_messages` appended to its messages), calls
 `start_round()` and feeds the follow-up stream the same way. When it stops looping (the model is
 done, or the caller's round limit is reached) it sends `final_events()` and closes the stream.
 
@@ -15,7 +16,7 @@ done, or the caller's round limit is reached) it sends `final_events()` and clos
         send(splicer.feed(parser.close()))
         result = splicer.finish_round()
         if not result.needs_followup or over the limit: break
-        messages += splicer.followup_messages(result, answers)
+        body = splicer.follow_up_body(body, result, answers)
     send(splicer.final_events())
 
 What the client sees:
@@ -64,12 +65,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from addon.wire.json_splice import Append, Path, splice
 from addon.wire.sse_events import SseEvent
-
 
 
 @dataclass
@@ -119,6 +120,8 @@ class RoundResult:
 
 class Splicer:
     """Round bookkeeping shared by every API; each provider's stream_splicer.py subclasses it."""
+
+    follow_up_list: Path = ("messages",)  # where `followup_messages` go in the request body
 
     def __init__(self, tool_name: str, *, sum_input_usage: bool = False) -> None:
         self.tool_name = tool_name
@@ -172,6 +175,17 @@ class Splicer:
         if not self._finished:
             self.finish_round()
         return self._closing()
+
+    def follow_up_body(self, body: str, result: RoundResult, answers: Mapping[str, str]) -> str:
+        """The next round's request: the forwarded body with the round's assistant turn (retrieve
+        calls only) and the answers appended, as bytes spliced onto it so the prefix stays cached."""
+        for message in self.followup_messages(result, answers):
+            body = splice(body, [Append(self.follow_up_list, dumps(message))])
+        return body
+
+    def followup_messages(self, result: RoundResult, answers: Mapping[str, str]) -> list[dict]:
+        """The messages to append for the follow-up request (`answers`: call id → tool result)."""
+        raise NotImplementedError
 
     def _any_retrieve(self) -> bool:
         return any(r.retrieve_calls for r in self.results)
