@@ -14,6 +14,7 @@ from addon.proxy.storage import Storage
 from addon.proxy.upstream_client import UpstreamClient
 from addon.retrieval.answer_retrieval import AnswerRetrieval
 from addon.retrieval.stream_responder import StreamResponder
+from addon.retrieval.websocket_retrieval import WebSocketRetrieval
 from addon.services import Services
 from addon.view.flow_view import FlowView
 
@@ -34,6 +35,7 @@ class HeadroomAddons:
         self.answer_retrieval = AnswerRetrieval(s, self.upstream)
         self.responder = StreamResponder(s, self.upstream)
         self.compression = Compression(s, self.hosts, self.cache, self.responder)
+        self.websocket_retrieval = WebSocketRetrieval(s)
         self.streaming = ResponseStreaming()
         self.ledger = Ledger(self.hosts)
         self.view = FlowView()
@@ -41,7 +43,8 @@ class HeadroomAddons:
     def in_order(self) -> list:
         """The order mitmproxy calls their hooks in. It matters in two places: AnswerRetrieval's
         `requestheaders` marks the proxy's own follow-ups before Compression's `request` skips
-        them, and Compression's report is on the flow before the Ledger's hooks read it."""
+        them, Compression's report is on the flow before the Ledger's hooks and WebSocketRetrieval
+        read it, and WebSocketRetrieval decides what the client gets before the Ledger sees it."""
         return [
             self.local_defaults,
             self.hosts,
@@ -50,6 +53,7 @@ class HeadroomAddons:
             self.answer_retrieval,
             self.responder,
             self.compression,
+            self.websocket_retrieval,
             self.streaming,
             self.ledger,
             self.view,

@@ -24,7 +24,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tests never read or write the user's real Headroom state.
 os.environ.pop("HEADROOM_HOME", None)
 
-INTERCEPTED = ("api.anthropic.com", "api.openai.com", "generativelanguage.googleapis.com", "chatgpt.com", "api.deepseek.com")
+INTERCEPTED = (
+    "api.anthropic.com",
+    "api.openai.com",
+    "generativelanguage.googleapis.com",
+    "cloudcode-pa.googleapis.com",
+    "us-central1-aiplatform.googleapis.com",
+    "chatgpt.com",
+    "api.deepseek.com",
+)
 
 
 def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:

@@ -2,7 +2,8 @@
 
 The cache aligner's threads, the retrieve tool's arrival, OpenAI's `prompt_cache_key` and the
 ledger's `session` column all name conversations this one way (the first rule that applies wins):
-1. the client's own session id header: `x-claude-code-session-id` (Claude Code), `session_id` (Codex);
+1. the client's own session id: header `x-claude-code-session-id` (Claude Code) or `session_id`
+   (Codex), or the body's (Gemini CLI's `session_id`, where the provider reads one);
 2. the body's `metadata.user_id` (Anthropic; Claude Code's names its session) or `prompt_cache_key` (OpenAI);
 3. else the conversation's opening: the system prompt (or `instructions` / `systemInstruction`)
    and the first user message, first 2,000 characters of each as JSON, without their dynamic
@@ -49,6 +50,8 @@ def session_key(provider: Provider, headers: Mapping[str, str], body: dict | Non
         if value := headers.get(name):
             return f"{client}:{_digest(value)}"
     body = body or {}
+    if body_session := provider.session_id(body):
+        return f"session:{_digest(body_session)}"
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
         return f"user:{_digest(metadata['user_id'])}"

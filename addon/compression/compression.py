@@ -179,15 +179,27 @@ class Compression:
         if not ctx.options.headroom_enabled or flow.websocket is None:
             return
         message = flow.websocket.messages[-1]
-        if not message.from_client or not message.is_text or not self.hosts.wants(flow.request.pretty_host, flow.request.port):
+        if not message.from_client or not message.is_text or message.injected:
+            return  # injected: the proxy's own retrieval follow-up, already as it must go
+        if not self.hosts.wants(flow.request.pretty_host, flow.request.port):
             return
         provider = provider_for(flow.request.path)
         if provider is None or not provider.websocket_requests or b'"response.create"' not in message.content[:4096]:
             return
+        state = FlowState(flow)
+        state.report = None  # this message's report, not the previous one's
         if len(message.content) > ctx.options.headroom_max_body_mb * 1024 * 1024:
             self.counters["too_large"] += 1
             return
-        new_content = await self._rewrite(flow, provider, message.content)
+        # WebSocketRetrieval answers retrieve calls on the connection itself, through the
+        # provider's stream splicer: without one, no retrieve path (lossless only).
+        request = flow.request
+        retrieval = None
+        if provider.splices_streams:
+            retrieval = retrieval_path(self.services.originals, provider, request.headers, request.query, True, request.path)
+        if retrieval is not None:
+            state.owner = retrieval.owner
+        new_content = await self._rewrite(flow, provider, message.content, retrieval)
         if new_content is not None:
             message.content = new_content
 

@@ -82,7 +82,7 @@ class WebSocketRequests:
         if not message.from_client:
             self._server_message(flow, message.content, message.timestamp, provider)
         elif b'"response.create"' in message.content[:4096]:
-            self._request(flow, message.content, message.timestamp, provider)
+            self._request(flow, message.content, message.timestamp, provider, follow_up=message.injected)
 
     def update(self, flows) -> None:
         """Flows changed. The Compression addon announces a report's exact counts this way: take
@@ -117,7 +117,7 @@ class WebSocketRequests:
             self.submit(pending.facts, flow)
             self.forget(flow.id, pending)
 
-    def _request(self, flow: http.HTTPFlow, content: bytes, ts: float, provider: Provider) -> None:
+    def _request(self, flow: http.HTTPFlow, content: bytes, ts: float, provider: Provider, follow_up: bool = False) -> None:
         # The Compression addon (earlier in the chain) has already rewritten this message and put
         # its report on the flow; a report equal to the previous message's is that one's, not this one's.
         report = FlowState(flow).report
@@ -136,6 +136,7 @@ class WebSocketRequests:
             meta=dict(report or {}),
             streamed=True,
             websocket=True,
+            follow_up=follow_up,  # the proxy's own retrieval round (addon/retrieval/websocket_retrieval.py)
         )
         pending = PendingWs(facts, report, ts)
         self.pending.setdefault(flow.id, deque()).append(pending)

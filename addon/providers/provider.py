@@ -77,6 +77,10 @@ class Provider:
         """Segments and query of a decoded JSON body; raise UnknownShape for shapes it does not know."""
         raise NotImplementedError
 
+    def session_id(self, body: dict) -> str | None:
+        """A session id the client puts in the body (Gemini CLI), where the API has one."""
+        return None
+
     def streamed(self, document: dict, path: str, query: Mapping[str, str]) -> bool:
         """Whether a request asks for a streamed response (server-sent events)."""
         return bool(document.get("stream"))
@@ -146,19 +150,19 @@ class Provider:
         """Names of the tools a request already defines."""
         raise NotImplementedError
 
-    def retrieve_calls(self, response: dict, tool_name: str) -> list[RetrieveCall]:
+    def retrieve_calls(self, response: Any, tool_name: str) -> list[RetrieveCall]:
         """The retrieve tool calls in a non-streamed response (providers with `answerable_rounds`)."""
         return []
 
-    def follow_up_body(self, body: str, response: dict, tool_name: str, answers: dict[str, str]) -> str:
+    def follow_up_body(self, body: str, response: Any, tool_name: str, answers: dict[str, str]) -> str:
         """The forwarded body plus the assistant turn (retrieve calls only) and the tool results."""
         raise NotImplementedError
 
-    def without_retrieve_calls(self, response: dict, tool_name: str, note: str) -> dict:
+    def without_retrieve_calls(self, response: Any, tool_name: str, note: str) -> Any:
         """The response with its retrieve calls removed (the round limit was reached)."""
         raise NotImplementedError
 
-    def final_response(self, rounds: list[dict]) -> dict:
+    def final_response(self, rounds: list[Any]) -> Any:
         """What the client gets: the last round, with usage summed over all rounds."""
         raise NotImplementedError
 

@@ -15,6 +15,9 @@ DEFAULT_HOSTS = (
     "api.openai.com",
     "generativelanguage.googleapis.com",
     "chatgpt.com",
+    "cloudcode-pa.googleapis.com",  # Gemini CLI logged in with Google
+    "aiplatform.googleapis.com",  # Vertex AI: global and regional endpoints
+    "*-aiplatform.googleapis.com",
 )
 
 

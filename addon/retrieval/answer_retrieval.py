@@ -68,7 +68,8 @@ class AnswerRetrieval:
             first = json.loads(flow.response.get_content() or b"")
         except ValueError:
             return
-        if not isinstance(first, dict) or not provider.retrieve_calls(first, tool):
+        # A dict, or a list of chunks (Gemini's streamGenerateContent without alt=sse)
+        if not isinstance(first, dict | list) or not provider.retrieve_calls(first, tool):
             return
         owner = state.owner or "anonymous"
         body = (flow.request.get_content() or b"").decode("utf-8")

@@ -16,6 +16,8 @@ HOSTS = (
     "api.anthropic.com",
     "api.openai.com",
     "generativelanguage.googleapis.com",
+    "cloudcode-pa.googleapis.com",
+    "us-central1-aiplatform.googleapis.com",
     "chatgpt.com",
     "api.deepseek.com",
     "untouched.example.org",

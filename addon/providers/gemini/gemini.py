@@ -1,24 +1,41 @@
-"""Gemini: POST .../models/{model}:generateContent and :streamGenerateContent."""
+"""Gemini: POST …:generateContent and …:streamGenerateContent, wherever the request goes: the
+Gemini API (`/v1beta/models/{model}:…`), Vertex AI (`/v1/projects/…/publishers/google/models/
+{model}:…`) and Gemini CLI's Google-login endpoint (`/v1internal:…`, a wrapped body)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from typing import Any
 
-from addon.providers.gemini import prompt_shape, request_parser
+from addon.providers.gemini import prompt_shape, request_parser, retrieval_rounds
+from addon.providers.gemini.stream_splicer import GeminiSplicer
 from addon.providers.gemini.usage_format import GeminiStreamUsage, usage_of
 from addon.providers.provider import Provider
-from addon.retrieval.retrieve_tool import DESCRIPTION, SCHEMA
+from addon.wire.json_splice import Path
 
 
 class Gemini(Provider):
     name = "gemini"
+    answerable_rounds = True
+    splices_streams = True
 
     def matches(self, path: str) -> bool:
         return path.endswith(":generateContent") or path.endswith(":streamGenerateContent")
 
     parse = staticmethod(request_parser.parse)
     opening = staticmethod(request_parser.opening)
+    session_id = staticmethod(request_parser.session_id)
+
+    def streamed(self, document: dict, path: str, query: Mapping[str, str]) -> bool:
+        # Only `alt=sse` streams as events; without it the answer is one JSON array, which the
+        # proxy receives whole and answers like a non-streamed response.
+        return ":streamGenerateContent" in path.split("?", 1)[0] and query.get("alt") == "sse"
+
+    def tools_of(self, document: dict) -> tuple[Path, Any]:
+        base = request_parser.root(document)
+        return base + ("tools",), request_parser.request_of(document).get("tools")
+
+    blocks_retrieval = staticmethod(retrieval_rounds.blocks_retrieval)
 
     def is_api_key_traffic(self, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
         return bool(headers.get("x-goog-api-key") or query.get("key"))
@@ -28,14 +45,11 @@ class Gemini(Provider):
     usage_of = staticmethod(usage_of)
     stream_usage = staticmethod(GeminiStreamUsage)
 
-    def tool_definition(self, name: str) -> str:
-        value = {"functionDeclarations": [{"name": name, "description": DESCRIPTION, "parameters": SCHEMA}]}
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-    def tool_names(self, tools: object) -> set[str]:
-        names: set[str] = set()
-        for tool in tools if isinstance(tools, list) else []:
-            for declaration in (tool.get("functionDeclarations") or []) if isinstance(tool, dict) else []:
-                if isinstance(declaration, dict):
-                    names.add(str(declaration.get("name")))
-        return names
+    tool_definition = staticmethod(retrieval_rounds.tool_definition)
+    tool_names = staticmethod(retrieval_rounds.tool_names)
+    retrieve_calls = staticmethod(retrieval_rounds.retrieve_calls)
+    follow_up_body = staticmethod(retrieval_rounds.follow_up_body)
+    without_retrieve_calls = staticmethod(retrieval_rounds.without_retrieve_calls)
+    final_response = staticmethod(retrieval_rounds.final_response)
+    answers_retrieve = staticmethod(retrieval_rounds.answers_retrieve)
+    splicer = staticmethod(GeminiSplicer)

@@ -1,4 +1,6 @@
-"""Gemini: POST .../models/{model}:generateContent and :streamGenerateContent."""
+"""Gemini: POST .../models/{model}:generateContent and :streamGenerateContent (the Gemini API,
+Vertex AI), and Gemini CLI's Google-login endpoint, `/v1internal:…`, whose body wraps the same
+request: `{"model", "project", "user_prompt_id", "request": {"contents", …, "session_id"}}`."""
 
 from __future__ import annotations
 
@@ -11,9 +13,23 @@ from addon.providers.provider import UnknownShape, DOCUMENT_MIN_CHARS, ParsedReq
 LEAF_MIN_CHARS = 200
 
 
+def root(body: Any) -> tuple:
+    """Where the Gemini request sits in a body: () or, for Gemini CLI's wrapper, ("request",)."""
+    if isinstance(body, dict) and "contents" not in body and isinstance(body.get("request"), dict):
+        return ("request",)
+    return ()
+
+
+def request_of(body: Any) -> Any:
+    """The Gemini request in a body (the body itself, or what Gemini CLI wraps)."""
+    return body["request"] if root(body) else body
+
+
 def parse(body: Any) -> ParsedRequest:
     """Segments and query of a decoded JSON body; UnknownShape for shapes this API does not have."""
-    contents = body.get("contents") if isinstance(body, dict) else None
+    base = root(body)
+    request = request_of(body)
+    contents = request.get("contents") if isinstance(request, dict) else None
     if not isinstance(contents, list):
         raise UnknownShape("no contents list")
     boundary = last_index(contents, lambda c: isinstance(c, dict) and c.get("role") == "model")
@@ -37,13 +53,13 @@ def parse(body: Any) -> ParsedRequest:
                 name = str(response.get("name"))
                 pending = calls.get(name, [])
                 args = pending.pop(0) if pending else {}
-                for path, text in _string_leaves(response.get("response"), ("contents", i, "parts", j, "functionResponse", "response")):
+                for path, text in _string_leaves(response.get("response"), base + ("contents", i, "parts", j, "functionResponse", "response")):
                     if len(text) >= LEAF_MIN_CHARS:
                         segments.append(Segment(path, text, "tool_output", fresh, name, args))
             elif content.get("role") != "model" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
                 if len(part["text"]) >= DOCUMENT_MIN_CHARS:
-                    segments.append(Segment(("contents", i, "parts", j, "text"), part["text"], "document", fresh))
+                    segments.append(Segment(base + ("contents", i, "parts", j, "text"), part["text"], "document", fresh))
         if texts:
             query = "\n".join(texts)
     return ParsedRequest(segments, query, boundary < 0)
@@ -61,5 +77,12 @@ def _string_leaves(value: Any, path: tuple) -> list[tuple[tuple, str]]:
 
 def opening(body: dict) -> tuple[Any, Any]:
     """The system instruction and the first content."""
-    contents = body.get("contents") or [{}]
-    return body.get("systemInstruction") or body.get("system_instruction"), contents[0] if isinstance(contents, list) else None
+    request = request_of(body)
+    contents = request.get("contents") or [{}]
+    return request.get("systemInstruction") or request.get("system_instruction"), contents[0] if isinstance(contents, list) else None
+
+
+def session_id(body: dict) -> str | None:
+    """Gemini CLI's session id, which its wrapped requests carry."""
+    value = request_of(body).get("session_id") if isinstance(request_of(body), dict) else None
+    return value if isinstance(value, str) and value else None

@@ -3,13 +3,12 @@ same request bodies as `response.create` messages over a WebSocket (Codex prefer
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
-from addon.providers.openai_responses import prompt_shape, request_parser
+from addon.providers.openai_responses import prompt_shape, request_parser, retrieval_rounds
+from addon.providers.openai_responses.stream_splicer import OpenAIResponsesSplicer
 from addon.providers.openai_responses.usage_format import ResponsesStreamUsage, usage_of
 from addon.providers.provider import Provider, is_openai_api_key
-from addon.retrieval.retrieve_tool import DESCRIPTION, SCHEMA
 
 
 class OpenAIResponses(Provider):
@@ -17,6 +16,8 @@ class OpenAIResponses(Provider):
     moves_front = True
     prompt_cache_key = True
     websocket_requests = True
+    answerable_rounds = True
+    splices_streams = True
 
     def matches(self, path: str) -> bool:
         return path.rstrip("/").endswith("/responses")
@@ -35,9 +36,11 @@ class OpenAIResponses(Provider):
     usage_of = staticmethod(usage_of)
     stream_usage = staticmethod(ResponsesStreamUsage)
 
-    def tool_definition(self, name: str) -> str:
-        value = {"type": "function", "name": name, "description": DESCRIPTION, "parameters": SCHEMA}
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-    def tool_names(self, tools: object) -> set[str]:
-        return {str(tool.get("name")) for tool in tools if isinstance(tool, dict)} if isinstance(tools, list) else set()
+    tool_definition = staticmethod(retrieval_rounds.tool_definition)
+    tool_names = staticmethod(retrieval_rounds.tool_names)
+    retrieve_calls = staticmethod(retrieval_rounds.retrieve_calls)
+    follow_up_body = staticmethod(retrieval_rounds.follow_up_body)
+    without_retrieve_calls = staticmethod(retrieval_rounds.without_retrieve_calls)
+    final_response = staticmethod(retrieval_rounds.final_response)
+    answers_retrieve = staticmethod(retrieval_rounds.answers_retrieve)
+    splicer = staticmethod(OpenAIResponsesSplicer)

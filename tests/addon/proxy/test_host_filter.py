@@ -68,7 +68,7 @@ def hello_data(tctx: taddons.context, sni: str | None, address: tuple[str, int] 
     return tls.ClientHelloData(ctx, client_hello(sni))
 
 
-@pytest.mark.parametrize("host", DEFAULT_HOSTS)
+@pytest.mark.parametrize("host", [h.replace("*", "europe-west4") for h in DEFAULT_HOSTS])
 def test_llm_hosts_are_intercepted(host: str) -> None:
     with taddons.context(HostFilter()) as tctx:
         data = hello_data(tctx, host, (host, 443))
@@ -76,7 +76,7 @@ def test_llm_hosts_are_intercepted(host: str) -> None:
         assert not data.ignore_connection
 
 
-@pytest.mark.parametrize("host", ["github.com", "pypi.org", "anthropic.com", "statsig.anthropic.com"])
+@pytest.mark.parametrize("host", ["github.com", "pypi.org", "anthropic.com", "statsig.anthropic.com", "oauth2.googleapis.com", "play.googleapis.com"])
 def test_other_hosts_are_tunnelled(host: str) -> None:
     with taddons.context(HostFilter()) as tctx:
         data = hello_data(tctx, host, (host, 443))
