@@ -111,3 +111,56 @@ def test_vertex_path_is_recognised(proxy, mock):
     reply = post(proxy, url, gemini_request(), {"authorization": "Bearer ya29.token"})
     assert reply.json()["candidates"][0]["content"]["parts"] == [{"text": "done: fixed test_refund_rounding"}]
     check_rounds(mock)
+
+
+def sse_script(wrap: bool = False):
+    """The same rounds as `alt=sse` streams: the text word by word, the call in its own chunk."""
+    script = gemini_script(wrap=wrap)
+
+    def respond(request: Received) -> Reply | None:
+        answer = script(request).json
+        inner = answer["response"] if wrap else answer
+        parts = inner["candidates"][0]["content"]["parts"]
+        chunks = []
+        for k, part in enumerate(parts):
+            chunk = {"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}]}
+            if k == len(parts) - 1:
+                chunk["candidates"][0]["finishReason"] = "STOP"
+                chunk["usageMetadata"] = USAGE
+            chunks.append({"response": chunk, "traceId": "t1"} if wrap else chunk)
+        return Reply(events=[(None, c) for c in chunks])
+
+    return respond
+
+
+def stream_chunks(proxy, url: str, body: dict, headers: dict[str, str]) -> list[dict]:
+    chunks = []
+    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=str(proxy.ca.cert)), timeout=30) as client:
+        with client.stream("POST", url, json=body, headers=headers) as reply:
+            assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
+            for line in reply.iter_lines():
+                if line.startswith("data: "):
+                    chunks.append(json.loads(line[6:]))
+    return chunks
+
+
+def test_gemini_sse_stream_retrieve_is_answered_within_the_stream(proxy, mock):
+    mock.responder = sse_script()
+    url = "https://generativelanguage.googleapis.com/v1beta/models/gemini-test:streamGenerateContent?alt=sse"
+    chunks = stream_chunks(proxy, url, gemini_request(), {"x-goog-api-key": "AIza-owner-a"})
+    parts = [p for c in chunks for p in c["candidates"][0].get("content", {}).get("parts", [])]
+    assert not any("functionCall" in p for p in parts)  # the client never sees the tool
+    assert "".join(p["text"] for p in parts if not p.get("thought")) == "done: fixed test_refund_rounding"
+    assert chunks[-1]["usageMetadata"]["candidatesTokenCount"] == 40
+    check_rounds(mock)
+
+
+def test_gemini_cli_sse_stream_on_the_google_login_endpoint(proxy, mock):
+    mock.responder = sse_script(wrap=True)
+    body = {"model": "gemini-2.5-pro", "project": "proj-1", "user_prompt_id": "p1", "request": gemini_request(session="sess-2")}
+    url = "https://cloudcode-pa.googleapis.com/v1internal:streamGenerateContent?alt=sse"
+    chunks = stream_chunks(proxy, url, body, {"authorization": "Bearer ya29.token"})
+    parts = [p for c in chunks for p in c["response"]["candidates"][0].get("content", {}).get("parts", [])]
+    assert not any("functionCall" in p for p in parts)
+    assert "".join(p["text"] for p in parts if not p.get("thought")) == "done: fixed test_refund_rounding"
+    check_rounds(mock, wrapped=True)

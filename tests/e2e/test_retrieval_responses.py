@@ -8,7 +8,7 @@ import json
 import openai
 
 from tests.e2e.test_retrieval import FAILING, FOLD_MARKER, HIDDEN, check_fold_answer, verbose_pytest
-from tests.support.mock_provider import Received, Reply, _response_object
+from tests.support.mock_provider import Received, Reply, _response_object, responses_reply
 
 CALL_ID = "call_r1"
 
@@ -58,5 +58,30 @@ def test_responses_non_streaming_retrieve_is_answered_by_the_proxy(proxy, mock, 
     appended = follow_up.json["input"][3:]
     assert appended[0] == {"type": "reasoning", "summary": [], "encrypted_content": "gAAAAopaque=="}
     assert appended[1]["name"] == "headroom_retrieve" and "id" not in appended[1]
+    _, a, b = FOLD_MARKER.search(json.dumps(first.json)).groups()
+    check_fold_answer(outputs(follow_up)[-1], verbose_pytest(), int(a), int(b))
+
+
+def streamed_script(request: Received) -> Reply | None:
+    reply = responses_script(request)
+    return responses_reply(reply.json, stream=True)
+
+
+def test_responses_streamed_retrieve_is_answered_within_the_stream(proxy, mock, monkeypatch):
+    mock.responder = streamed_script
+    with proxy.client_env(monkeypatch):
+        client = openai.OpenAI(api_key="sk-owner-a", max_retries=0)
+        with client.responses.stream(model="gpt-test", input=responses_input(), store=False) as stream:
+            events = list(stream)
+            final = stream.get_final_response()
+    kinds = [e.type for e in events]
+    assert "response.function_call_arguments.delta" not in kinds  # the retrieve call never reached the client
+    assert kinds.count("response.created") == 1 and kinds[-1] == "response.completed"
+    numbers = [e.sequence_number for e in events]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    assert final.output_text == "done: fixed test_refund_rounding" and final.id == "resp_2"
+    assert final.usage.output_tokens == 40 and final.usage.input_tokens == 100
+    first, follow_up = mock.llm_requests()
+    assert follow_up.raw.startswith(first.raw[: first.raw.rindex(b"]", 0, first.raw.index(b'"tools"'))])
     _, a, b = FOLD_MARKER.search(json.dumps(first.json)).groups()
     check_fold_answer(outputs(follow_up)[-1], verbose_pytest(), int(a), int(b))

@@ -263,6 +263,35 @@ def text_reply(api: str, text: str, stream: bool) -> Reply:
     return Reply(events=[(None, candidate(w)) for w in words])
 
 
+def responses_reply(response: dict, stream: bool) -> Reply:
+    """A Responses API response (any output items), as JSON or as its SSE event sequence."""
+    if not stream:
+        return Reply(json=response)
+    events: list[tuple[str | None, Any]] = []
+
+    def emit(kind: str, **fields: Any) -> None:
+        events.append((kind, {"type": kind, "sequence_number": len(events), **fields}))
+
+    emit("response.created", response={**response, "status": "in_progress", "output": [], "usage": None})
+    for index, item in enumerate(response["output"]):
+        if item["type"] == "message":
+            emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []})
+            text = item["content"][0]["text"]
+            emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=0, part={"type": "output_text", "text": "", "annotations": []})
+            for piece in _pieces(text):
+                emit("response.output_text.delta", item_id=item["id"], output_index=index, content_index=0, delta=piece)
+            emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=0, text=text)
+        elif item["type"] == "function_call":
+            emit("response.output_item.added", output_index=index, item={**item, "arguments": "", "status": "in_progress"})
+            emit("response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=item["arguments"])
+            emit("response.function_call_arguments.done", item_id=item["id"], output_index=index, arguments=item["arguments"])
+        else:
+            emit("response.output_item.added", output_index=index, item=item)
+        emit("response.output_item.done", output_index=index, item=item)
+    emit("response.completed", response=response)
+    return Reply(events=events)
+
+
 def anthropic_reply(content: list[dict], stop_reason: str, stream: bool, model: str = "claude-test") -> Reply:
     """An Anthropic message (text and tool_use blocks), as JSON or as its SSE event sequence."""
     message = {
