@@ -2,9 +2,10 @@
 
 Each conversation (../shared/corpus/conversations.jsonl, plus a generated one with large tool
 outputs) is replayed as its client sent it: request k is the message list up to the k-th
-assistant turn, whose recorded reply gives the output tokens. Two provider families: the
-conversation as OpenAI chat (gpt-4.1 prices) and converted to Anthropic Messages
-(claude-sonnet-4-5 prices). Arms:
+assistant turn, whose recorded reply gives the output tokens. Four APIs: the conversation as
+OpenAI Chat (gpt-4.1 prices), converted to Anthropic Messages (claude-sonnet-4-5), to OpenAI
+Responses (`instructions` + input items, gpt-4.1) and to Gemini (`systemInstruction` +
+contents, gemini-2.5-pro). Arms:
 
 - direct:              the bodies as the client sends them;
 - headroom:            each body through the proxy's real `rewrite_body`, with a decision memo and
@@ -59,9 +60,15 @@ from scripts.cache_simulator import TTL_1H, TTL_5M, CacheSimulator, common_prefi
 from compressors.tokens import count_tokens  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "conversations.jsonl"
-MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1"}
-PATHS = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions"}
-RETRIEVAL_PROVIDER = {"anthropic": "anthropic", "openai": "openai_chat"}
+MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1", "responses": "gpt-4.1", "gemini": "gemini-2.5-pro"}
+PATHS = {
+    "anthropic": "/v1/messages",
+    "openai": "/v1/chat/completions",
+    "responses": "/v1/responses",
+    "gemini": "/v1beta/models/gemini-2.5-pro:generateContent",
+}
+RETRIEVAL_PROVIDER = {"anthropic": "anthropic", "openai": "openai_chat", "responses": "openai_responses", "gemini": "gemini"}
+PROVIDERS = tuple(MODELS)
 ARMS = ("direct", "headroom", "headroom, lossless", "headroom, aligned")
 SCHEDULES = ("20s", "pauses")
 GAP_S = 20.0
@@ -245,6 +252,75 @@ def anthropic_body(messages: list[dict], tools: list[dict] | None) -> dict:
     return body
 
 
+def _text(content) -> str:
+    return content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+
+
+def responses_body(messages: list[dict], tools: list[dict] | None) -> dict:
+    """The same turns as a Responses request: system → instructions, tool calls and outputs as items."""
+    system = [_text(m.get("content")) for m in messages if m.get("role") == "system"]
+    items: list[dict] = []
+    for m in messages:
+        role, text = m.get("role"), _text(m.get("content"))
+        if role == "user":
+            items.append({"role": "user", "content": text})
+        elif role == "assistant":
+            if text:
+                items.append({"role": "assistant", "content": text})
+            for call in m.get("tool_calls") or []:
+                function = call.get("function") or {}
+                items.append({"type": "function_call", "call_id": call.get("id"), "name": function.get("name"), "arguments": function.get("arguments") or "{}"})
+        elif role in ("tool", "function"):
+            items.append({"type": "function_call_output", "call_id": m.get("tool_call_id"), "output": text})
+    body: dict = {"model": MODELS["responses"], "input": items, "store": False}
+    if system:
+        body["instructions"] = "\n\n".join(system)
+    if tools:
+        body["tools"] = [{"type": "function", **t["function"]} for t in tools if t.get("function")]
+    return body
+
+
+def gemini_body(messages: list[dict], tools: list[dict] | None) -> dict:
+    """The same turns as a Gemini request: system → systemInstruction, calls as functionCall parts,
+    results as functionResponse parts of one user content per run of tool messages."""
+    system = [_text(m.get("content")) for m in messages if m.get("role") == "system"]
+    contents: list[dict] = []
+    names: dict[str, str] = {}
+
+    def add(role: str, parts: list[dict]) -> None:
+        if not parts:
+            return
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+
+    for m in messages:
+        role, text = m.get("role"), _text(m.get("content"))
+        if role == "user":
+            add("user", [{"text": text}] if text else [])
+        elif role == "assistant":
+            parts: list[dict] = [{"text": text}] if text else []
+            for call in m.get("tool_calls") or []:
+                function = call.get("function") or {}
+                names[str(call.get("id"))] = str(function.get("name"))
+                parts.append({"functionCall": {"name": function.get("name"), "args": dict(parse_arguments(function.get("arguments")))}})
+            add("model", parts)
+        elif role in ("tool", "function"):
+            name = names.get(str(m.get("tool_call_id")), "tool")
+            add("user", [{"functionResponse": {"name": name, "response": {"output": text}}}])
+    body: dict = {"contents": contents}
+    if system:
+        body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
+    if tools:
+        declarations = [{k: v for k, v in t["function"].items() if k in ("name", "description", "parameters")} for t in tools if t.get("function")]
+        body["tools"] = [{"functionDeclarations": declarations}]
+    return body
+
+
+BUILDERS = {"anthropic": anthropic_body, "openai": openai_body, "responses": responses_body, "gemini": gemini_body}
+
+
 def reply_tokens(reply: dict) -> int:
     text = reply.get("content") or ""
     calls = json.dumps(reply.get("tool_calls")) if reply.get("tool_calls") else ""
@@ -320,7 +396,7 @@ def replay(conversation: Conversation, provider: str, schedule: str, arm: str, t
     simulator = CacheSimulator(provider, MODELS[provider], price, default_ttl=ttl)
     result = ArmResult(conversation.id, provider, schedule, arm)
     requests = requests_of(conversation)
-    build = native_anthropic_body if conversation.native else anthropic_body if provider == "anthropic" else openai_body
+    build = native_anthropic_body if conversation.native else BUILDERS[provider]
     with tempfile.TemporaryDirectory(prefix="headroom-bench-cost-") as home:
         headroom = HeadroomArm(Path(home), provider, arm.endswith("lossless"), arm.endswith("aligned")) if arm != "direct" else None
         try:
@@ -356,7 +432,7 @@ def replay(conversation: Conversation, provider: str, schedule: str, arm: str, t
 
 def run(conversations: list[Conversation], ttl: float = TTL_5M, restart: bool = True) -> list[ArmResult]:
     results = []
-    for provider in ("anthropic", "openai"):
+    for provider in PROVIDERS:
         for conversation in conversations:
             if conversation.native and provider != "anthropic":
                 continue
@@ -394,7 +470,7 @@ def render(results: list[ArmResult], summary: list[ArmResult], pricing_title: st
 
     console = Console()
     console.print(f"Cost replay, prices: {pricing_title}; TTL {'1h' if ttl == TTL_1H else '5m'}; models {MODELS}")
-    for provider in ("anthropic", "openai"):
+    for provider in PROVIDERS:
         rows = [r for r in results if r.provider == provider]
         if not rows:
             continue

@@ -9,7 +9,9 @@ with bodies of 10 KB, 200 KB and 2 MB in two shapes:
            are replayed from the memo) plus one new 4 KB tool output: the steady state of an
            agent loop.
 
-Prints a table of p50/p99 per arm and the difference. Usage: scripts/bench_latency.py [-n N]
+Prints a table of p50/p99 per arm and the difference, then time to first byte of streamed
+answers per API (Anthropic, OpenAI Chat, OpenAI Responses, Gemini alt=sse) when the retrieve
+tool goes out and the loopback responder serves the stream. Usage: scripts/bench_latency.py [-n N]
 """
 
 from __future__ import annotations
@@ -101,22 +103,53 @@ def pytest_output(salt: str, tests: int = 300) -> str:
     return "\n".join(lines)
 
 
-def streamed_body(request_no: int, retrieval: bool) -> bytes:
+def streamed_body(request_no: int, retrieval: bool, api: str = "anthropic") -> bytes:
+    """A streamed request whose fresh tool output is a lossy fold (retrieval: the tool goes out
+    and the loopback responder serves the stream) or a lossless one, in the API's own shape."""
     output = pytest_output(f"r{request_no}") if retrieval else tool_output(20_000, f"s{request_no}")
-    messages = [{"role": "user", "content": "why does the build fail?"}, *turn(1, output)]
+    command = json.dumps({"command": "pytest -v" if retrieval else "make"})
+    question = "why does the build fail?"
+    if api == "openai_chat":
+        call = {"id": "call_1", "type": "function", "function": {"name": "shell", "arguments": command}}
+        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": None, "tool_calls": [call]},
+                    {"role": "tool", "tool_call_id": "call_1", "content": output}]  # fmt: skip
+        return json.dumps({"model": "gpt-bench", "stream": True, "messages": messages}).encode()
+    if api == "openai_responses":
+        items = [{"role": "user", "content": question}, {"type": "function_call", "call_id": "call_1", "name": "shell", "arguments": command},
+                 {"type": "function_call_output", "call_id": "call_1", "output": output}]  # fmt: skip
+        return json.dumps({"model": "gpt-bench", "stream": True, "store": False, "input": items}).encode()
+    if api == "gemini":
+        contents = [{"role": "user", "parts": [{"text": question}]},
+                    {"role": "model", "parts": [{"functionCall": {"name": "run_shell_command", "args": json.loads(command)}}]},
+                    {"role": "user", "parts": [{"functionResponse": {"name": "run_shell_command", "response": {"output": output}}}]}]  # fmt: skip
+        return json.dumps({"contents": contents}).encode()
+    messages = [{"role": "user", "content": question}, *turn(1, output)]
     turn_call = messages[1]["content"][0]
-    turn_call["input"] = {"command": "pytest -v" if retrieval else "make"}
+    turn_call["input"] = json.loads(command)
     return json.dumps({"model": "claude-bench", "max_tokens": 16, "stream": True, "messages": messages}).encode()
 
 
-def time_first_byte(proxy: Proxy, bodies: list[bytes], verify: ssl.SSLContext) -> list[float]:
+# Where each API's streamed requests go, and how they authenticate.
+STREAM_APIS = {
+    "anthropic": ("https://api.anthropic.com/v1/messages", HEADERS),
+    "openai_chat": ("https://api.openai.com/v1/chat/completions", {"content-type": "application/json", "authorization": "Bearer sk-bench"}),
+    "openai_responses": ("https://api.openai.com/v1/responses", {"content-type": "application/json", "authorization": "Bearer sk-bench"}),
+    "gemini": (
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-bench:streamGenerateContent?alt=sse",
+        {"content-type": "application/json", "x-goog-api-key": "bench-key"},
+    ),
+}
+
+
+def time_first_byte(proxy: Proxy, bodies: list[bytes], verify: ssl.SSLContext, api: str = "anthropic") -> list[float]:
     """Milliseconds from sending a streamed request to its first byte of response body."""
+    url, headers = STREAM_APIS[api]
     timings = []
     with httpx.Client(proxy=proxy.url, verify=verify, timeout=120) as client:
-        client.post("https://api.anthropic.com/v1/messages", content=b"{}", headers=HEADERS)
+        client.post(url, content=b"{}", headers=headers)  # connect + TLS once
         for body in bodies:
             started = time.perf_counter()
-            with client.stream("POST", "https://api.anthropic.com/v1/messages", content=body, headers=HEADERS) as response:
+            with client.stream("POST", url, content=body, headers=headers) as response:
                 for _ in response.iter_raw():
                     if len(timings) < len(bodies) and not response.extensions.get("timed"):
                         timings.append((time.perf_counter() - started) * 1000)
@@ -132,6 +165,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=40, help="requests per cell (2 MB cells use n/4)")
+    parser.add_argument("--ttfb-only", action="store_true", help="only the time-to-first-byte table")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="headroom-bench-"))
     tls = make_server_tls(work / "tls")
@@ -145,7 +179,7 @@ def main() -> int:
     for column in ("body", "shape", "n", "alone p50", "alone p99", "headroom p50", "headroom p99", "added p50", "added p99", "sent/original"):
         table.add_column(column, justify="right")
     try:
-        for label, size in SIZES.items():
+        for label, size in {} if args.ttfb_only else SIZES.items():
             n = max(5, args.n // 4) if size >= 1_000_000 else args.n
             for shape in ("fresh", "history"):
                 bodies = [body_for(shape, size, i) for i in range(n)]
@@ -162,10 +196,18 @@ def main() -> int:
         ttfb = Table(title="Time to first byte of a streamed answer (ms): with Headroom vs mitmdump alone")
         for column in ("request", "n", "alone p50", "alone p99", "headroom p50", "headroom p99", "added p50", "added p99"):
             ttfb.add_column(column, justify="right")
-        for label, retrieval in (("20 KB log, lossless", False), ("pytest -v, retrieve tool added", True)):
-            bodies = [streamed_body(i, retrieval) for i in range(args.n)]
-            alone = time_first_byte(bare, bodies, verify_bare)
-            with_headroom = time_first_byte(headroom, bodies, verify)
+        for api in STREAM_APIS:  # warm both proxies (tokenizer, text model, connections) before timing
+            warm = [streamed_body(1000 + i, True, api) for i in range(5)]
+            time_first_byte(bare, warm, verify_bare, api)
+            time_first_byte(headroom, warm, verify, api)
+        cells = [("anthropic", "20 KB log, lossless", False)] + [(api, "pytest -v, retrieve tool added", True) for api in STREAM_APIS]
+        for api, label, retrieval in cells:
+            bodies = [streamed_body(i, retrieval, api) for i in range(args.n)]
+            alone = time_first_byte(bare, bodies, verify_bare, api)
+            mock.received.clear()
+            with_headroom = time_first_byte(headroom, bodies, verify, api)
+            carried = sum(1 for r in mock.received if b"headroom_retrieve" in r.body)
+            label = f"{api}: {label}" + (f" ({carried}/{len(bodies)} carried it)" if retrieval else "")
             a50, a99 = percentile(alone, 0.5), percentile(alone, 0.99)
             h50, h99 = percentile(with_headroom, 0.5), percentile(with_headroom, 0.99)
             ttfb.add_row(label, str(args.n), f"{a50:.1f}", f"{a99:.1f}", f"{h50:.1f}", f"{h99:.1f}", f"{h50 - a50:+.1f}", f"{h99 - a99:+.1f}")
@@ -173,7 +215,8 @@ def main() -> int:
         bare.stop()
         headroom.stop()
         mock.stop()
-    Console(width=160).print(table)
+    if not args.ttfb_only:
+        Console(width=160).print(table)
     Console(width=160).print(ttfb)
     print("p50/p99 of per-request wall times; the mock answers at once, so the figures are the proxy alone")
     return 0

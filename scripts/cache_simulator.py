@@ -14,10 +14,15 @@ the 20 blocks before one; reading refreshes the entry's TTL (5 minutes, or 1 hou
 `{"ttl": "1h"}`). Tokens after the read up to the last cacheable breakpoint are written (5m: 1.25×
 input, 1h: 2×, per the price table); the rest is fresh input.
 
-OpenAI (automatic caching): every prompt of at least 1,024 tokens is cached at each unit
-boundary; a request reads the longest live cached prefix, rounded down to 1,024 + a multiple of
-128 tokens, at the table's cached-input price; there is no write premium. Entries live 5 minutes
-(refreshed when read).
+OpenAI (automatic caching), for Chat Completions and Responses alike: every prompt of at least
+1,024 tokens is cached at each unit boundary; a request reads the longest live cached prefix,
+rounded down to 1,024 + a multiple of 128 tokens, at the table's cached-input price; there is no
+write premium. Entries live 5 minutes (refreshed when read). Responses units: tools, the
+`instructions`, then each input item.
+
+Gemini (implicit caching, 2.5 models): modelled by the same prefix rule with Gemini's minimum
+(2,048 tokens for Pro, GEMINI_MIN_TOKENS) and no rounding; cached tokens at the table's cached
+price. Units: tools, the `systemInstruction`, then each content.
 
 Limits: units are compared whole (a provider could also reuse the tokens of a changed unit up
 to the first changed token: ignored, so reads are a slight lower bound); the per-message
@@ -43,6 +48,7 @@ MAX_BREAKPOINTS = load_cache_rules().max_breakpoints
 LOOKBACK_BLOCKS = load_cache_rules().lookback_blocks  # Anthropic checks earlier block boundaries up to ~20 blocks before a breakpoint
 OPENAI_MIN_TOKENS = 1024
 OPENAI_BLOCK = 128
+GEMINI_MIN_TOKENS = 2048
 MESSAGE_OVERHEAD = 3  # role and separators, per message
 
 
@@ -111,6 +117,27 @@ def openai_units(body: dict) -> list[Unit]:
     return units
 
 
+def responses_units(body: dict) -> list[Unit]:
+    """Tools, the instructions, then each input item."""
+    units = [_unit("tool:" + _render(tool), False) for tool in body.get("tools") or []]
+    if body.get("instructions"):
+        units.append(_unit("instructions:" + _render(body["instructions"]), True))
+    items = body.get("input")
+    for item in items if isinstance(items, list) else [items] if items else []:
+        units.append(_unit(_render(item), True))
+    return units
+
+
+def gemini_units(body: dict) -> list[Unit]:
+    """Tools, the system instruction, then each content."""
+    units = [_unit("tool:" + _render(tool), False) for tool in body.get("tools") or []]
+    if body.get("systemInstruction"):
+        units.append(_unit("system:" + _render(body["systemInstruction"]), True))
+    for content in body.get("contents") or []:
+        units.append(_unit(_render(content), True))
+    return units
+
+
 def chain(units: list[Unit]) -> list[str]:
     """Prefix identities: hash i names units[0..i] exactly."""
     out, h = [], b""
@@ -144,7 +171,7 @@ class Billed:
 class CacheSimulator:
     """One provider's cache for one account; feed it requests in time order."""
 
-    provider: str  # "anthropic" or "openai"
+    provider: str  # "anthropic", "openai" (Chat), "responses" or "gemini"
     model: str
     price: Price
     default_ttl: float = TTL_5M  # the end-of-prompt breakpoint modelled when a body has none
@@ -158,7 +185,9 @@ class CacheSimulator:
         """Bill one request sent at `now` (seconds) and update the cache."""
         if self.provider == "anthropic":
             return self._anthropic(anthropic_units(body), now, output_tokens)
-        return self._openai(openai_units(body), now, output_tokens)
+        if self.provider == "gemini":
+            return self._openai(gemini_units(body), now, output_tokens, GEMINI_MIN_TOKENS, 1)
+        return self._openai(units_for(self.provider, body), now, output_tokens)
 
     def _alive(self, key: str, now: float) -> bool:
         entry = self.entries.get(key)
@@ -199,7 +228,7 @@ class CacheSimulator:
         total = cumulative[-1] if units else 0
         return self._bill(total - covered, read, writes[TTL_5M], writes[TTL_1H], out)
 
-    def _openai(self, units: list[Unit], now: float, out: int) -> Billed:
+    def _openai(self, units: list[Unit], now: float, out: int, min_tokens: int = OPENAI_MIN_TOKENS, block: int = OPENAI_BLOCK) -> Billed:
         hashes = chain(units)
         cumulative = _cumulative(units)
         total = cumulative[-1] if units else 0
@@ -209,9 +238,9 @@ class CacheSimulator:
                 matched = i
                 break
         read = 0
-        if matched >= 0 and cumulative[matched] >= OPENAI_MIN_TOKENS:
-            read = OPENAI_MIN_TOKENS + (cumulative[matched] - OPENAI_MIN_TOKENS) // OPENAI_BLOCK * OPENAI_BLOCK
-        if total >= OPENAI_MIN_TOKENS:
+        if matched >= 0 and cumulative[matched] >= min_tokens:
+            read = min_tokens + (cumulative[matched] - min_tokens) // block * block
+        if total >= min_tokens:
             for key in hashes:  # the whole prompt (reads refresh their prefix too)
                 self.entries[key] = (now + self.default_ttl, self.default_ttl)
         return self._bill(total - read, read, 0, 0, out)
@@ -226,7 +255,8 @@ def _cumulative(units: list[Unit]) -> list[int]:
 
 
 def units_for(provider: str, body: dict) -> list[Unit]:
-    return anthropic_units(body) if provider == "anthropic" else openai_units(body)
+    builders = {"anthropic": anthropic_units, "responses": responses_units, "gemini": gemini_units}
+    return builders.get(provider, openai_units)(body)
 
 
 def common_prefix_units(a: list[Unit], b: list[Unit]) -> int:

@@ -24,7 +24,8 @@ NOTE_BACK = "[headroom: the system prompt above is current again.]"
 def add_note(target: NoteTarget, note: str, edits: list[Edit], suffixes: list[tuple[Path, str]]) -> None:
     how, path, part = target
     if how == "append":
-        edits.append(Append(path, json.dumps({"type": part, "text": note}, ensure_ascii=False)))
+        value = {"type": part, "text": note} if part else {"text": note}  # Gemini parts have no type
+        edits.append(Append(path, json.dumps(value, ensure_ascii=False)))
     else:
         suffixes.append((path, "\n\n" + note))
 

@@ -110,7 +110,7 @@ def tiny() -> bench_cost.Conversation:
     return bench_cost.generated_conversation(turns=3)
 
 
-@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+@pytest.mark.parametrize("provider", ["anthropic", "openai", "responses", "gemini"])
 def test_headroom_is_never_above_direct_and_keeps_its_prefixes(tiny, provider):
     results = {arm: bench_cost.replay(tiny, provider, "20s", arm) for arm in bench_cost.ARMS}
     direct = results["direct"]
@@ -148,5 +148,24 @@ def test_json_output(tmp_path, capsys, tiny):
     report = json.loads(capsys.readouterr().out)
     assert report["never_above_direct"] is True
     assert {(t["provider"], t["schedule"], t["arm"]) for t in report["totals"]} == {
-        (p, s, a) for p in ("anthropic", "openai") for s in bench_cost.SCHEDULES for a in bench_cost.ARMS
+        (p, s, a) for p in bench_cost.PROVIDERS for s in bench_cost.SCHEDULES for a in bench_cost.ARMS
     }
+
+
+def test_responses_and_gemini_bodies_replay_the_same_turns(tiny):
+    """The conversation converted to Responses items and Gemini contents keeps every turn, and
+    both are billed by their own prefix rule (a repeated prompt reads its cached prefix)."""
+    requests = bench_cost.requests_of(tiny)
+    messages, _ = requests[-1]
+    responses = bench_cost.responses_body(messages, tiny.tools)
+    gemini = bench_cost.gemini_body(messages, tiny.tools)
+    calls = sum(len(m.get("tool_calls") or []) for m in messages)
+    assert sum(i.get("type") == "function_call" for i in responses["input"]) == calls
+    assert sum(i.get("type") == "function_call_output" for i in responses["input"]) == sum(m["role"] == "tool" for m in messages)
+    assert sum("functionCall" in p for c in gemini["contents"] for p in c["parts"]) == calls
+    assert all(a["role"] != b["role"] for a, b in zip(gemini["contents"], gemini["contents"][1:]))  # turns alternate
+    for provider, body in (("responses", responses), ("gemini", gemini)):
+        price = load_pricing().price_for(bench_cost.MODELS[provider])
+        simulator = CacheSimulator(provider, bench_cost.MODELS[provider], price)
+        first, again = simulator.request(body, 0.0), simulator.request(body, 10.0)
+        assert first.cache_read_tokens == 0 and again.cache_read_tokens > 0

@@ -16,6 +16,7 @@ from addon.wire.json_splice import Path
 
 class Gemini(Provider):
     name = "gemini"
+    moves_front = True  # API-key traffic: implicit prefix caching rewards a stable system instruction
     answerable_rounds = True
     splices_streams = True
 
@@ -41,6 +42,9 @@ class Gemini(Provider):
         return bool(headers.get("x-goog-api-key") or query.get("key"))
 
     prompt_units = staticmethod(prompt_shape.prompt_units)
+    front_strings = staticmethod(prompt_shape.front_strings)
+    last_message_path = staticmethod(prompt_shape.last_message_path)
+    note_target = staticmethod(prompt_shape.note_target)
 
     usage_of = staticmethod(usage_of)
     stream_usage = staticmethod(GeminiStreamUsage)
