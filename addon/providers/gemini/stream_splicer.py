@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from addon.providers.gemini.request_parser import root
 from addon.retrieval.stream_splicer import RoundResult, Splicer, StreamedRetrieveCall, dumps, event_object, final_usage
 from addon.wire.json_splice import Append, splice
 from addon.wire.sse_events import SseEvent, format_event
@@ -37,9 +38,7 @@ class GeminiSplicer(Splicer):
         self._separate = self._round > 1 and bool(self._client_text_end) and not self._client_text_end.isspace()
 
     def follow_up_body(self, body: str, result: RoundResult, answers: Mapping[str, str]) -> str:
-        parsed = json.loads(body)
-        wrapped = isinstance(parsed, dict) and "contents" not in parsed and isinstance(parsed.get("request"), dict)
-        path = ("request", "contents") if wrapped else ("contents",)
+        path = root(json.loads(body)) + ("contents",)  # Gemini CLI's wrapper: inside `request`
         return splice(body, [Append(path, dumps(m)) for m in self.followup_messages(result, answers)])
 
     def followup_messages(self, result: RoundResult, answers: Mapping[str, str]) -> list[dict]:
