@@ -93,6 +93,18 @@ def time_requests(proxy: Proxy, bodies: list[bytes], verify: ssl.SSLContext) -> 
     return timings
 
 
+def repeated_log(size: int, salt: str) -> str:
+    """A log of runs of identical lines: compressed losslessly (no marker, so no retrieve tool and
+    the stream passes through mitmproxy as it is)."""
+    lines: list[str] = []
+    i = 0
+    while sum(len(x) + 1 for x in lines) < size:
+        lines += [f"[{salt}] INFO worker {i % 4}: heartbeat, queue empty, 8 of 8 connections idle"] * 40
+        lines.append(f"[{salt}] WARN worker {i % 4}: slow tick {i} took {100 + i} ms")
+        i += 1
+    return "\n".join(lines)
+
+
 def pytest_output(salt: str, tests: int = 300) -> str:
     """Verbose pytest output: passing lines (a lossy fold, so a marker and the retrieve tool go out)."""
     lines = ["collected %d items" % (tests + 1)]
@@ -106,7 +118,7 @@ def pytest_output(salt: str, tests: int = 300) -> str:
 def streamed_body(request_no: int, retrieval: bool, api: str = "anthropic") -> bytes:
     """A streamed request whose fresh tool output is a lossy fold (retrieval: the tool goes out
     and the loopback responder serves the stream) or a lossless one, in the API's own shape."""
-    output = pytest_output(f"r{request_no}") if retrieval else tool_output(20_000, f"s{request_no}")
+    output = pytest_output(f"r{request_no}") if retrieval else repeated_log(20_000, f"s{request_no}")
     command = json.dumps({"command": "pytest -v" if retrieval else "make"})
     question = "why does the build fail?"
     if api == "openai_chat":
@@ -141,13 +153,15 @@ STREAM_APIS = {
 }
 
 
-def time_first_byte(proxy: Proxy, bodies: list[bytes], verify: ssl.SSLContext, api: str = "anthropic") -> list[float]:
-    """Milliseconds from sending a streamed request to its first byte of response body."""
+def time_first_byte(proxy: Proxy, bodies: list[bytes], verify: ssl.SSLContext, api: str = "anthropic", gap_s: float = 0.0) -> list[float]:
+    """Milliseconds from sending a streamed request to its first byte of response body; `gap_s`
+    between requests (an agent's requests are seconds apart, its model generating in between)."""
     url, headers = STREAM_APIS[api]
     timings = []
     with httpx.Client(proxy=proxy.url, verify=verify, timeout=120) as client:
         client.post(url, content=b"{}", headers=headers)  # connect + TLS once
         for body in bodies:
+            time.sleep(gap_s)
             started = time.perf_counter()
             with client.stream("POST", url, content=body, headers=headers) as response:
                 for _ in response.iter_raw():
@@ -166,6 +180,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=40, help="requests per cell (2 MB cells use n/4)")
     parser.add_argument("--ttfb-only", action="store_true", help="only the time-to-first-byte table")
+    parser.add_argument(
+        "--gap-ms", type=int, default=250,
+        help="pause before each streamed request (0: back to back, the proxy's after-send token counting then competes)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="headroom-bench-"))
     tls = make_server_tls(work / "tls")
@@ -193,7 +211,7 @@ def main() -> int:
                 a50, a99 = percentile(alone, 0.5), percentile(alone, 0.99)
                 h50, h99 = percentile(with_headroom, 0.5), percentile(with_headroom, 0.99)
                 table.add_row(label, shape, str(n), f"{a50:.1f}", f"{a99:.1f}", f"{h50:.1f}", f"{h99:.1f}", f"{h50 - a50:+.1f}", f"{h99 - a99:+.1f}", f"{ratio:.2f}")
-        ttfb = Table(title="Time to first byte of a streamed answer (ms): with Headroom vs mitmdump alone")
+        ttfb = Table(title=f"Time to first byte of a streamed answer (ms), {args.gap_ms} ms between requests: with Headroom vs mitmdump alone")
         for column in ("request", "n", "alone p50", "alone p99", "headroom p50", "headroom p99", "added p50", "added p99"):
             ttfb.add_column(column, justify="right")
         for api in STREAM_APIS:  # warm both proxies (tokenizer, text model, connections) before timing
@@ -203,9 +221,9 @@ def main() -> int:
         cells = [("anthropic", "20 KB log, lossless", False)] + [(api, "pytest -v, retrieve tool added", True) for api in STREAM_APIS]
         for api, label, retrieval in cells:
             bodies = [streamed_body(i, retrieval, api) for i in range(args.n)]
-            alone = time_first_byte(bare, bodies, verify_bare, api)
+            alone = time_first_byte(bare, bodies, verify_bare, api, args.gap_ms / 1000)
             mock.received.clear()
-            with_headroom = time_first_byte(headroom, bodies, verify, api)
+            with_headroom = time_first_byte(headroom, bodies, verify, api, args.gap_ms / 1000)
             carried = sum(1 for r in mock.received if b"headroom_retrieve" in r.body)
             label = f"{api}: {label}" + (f" ({carried}/{len(bodies)} carried it)" if retrieval else "")
             a50, a99 = percentile(alone, 0.5), percentile(alone, 0.99)
