@@ -55,6 +55,12 @@ def test_gemini_body_and_json_array_stream():
     assert provider_named("gemini").usage_of({"modelVersion": "gemini-2.5-flash", "usageMetadata": meta}) == Usage(300, 200, 0, 0, 50, "gemini-2.5-flash")
     array = [{"candidates": []}, {"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 1}}]
     assert provider_named("gemini").usage_of(array) == Usage(5, 0, 0, 0, 1, None)
+    # Gemini CLI's Google-login endpoint wraps each response: {"response": {…}, "traceId"}
+    wrapped = {"response": {"modelVersion": "gemini-2.5-flash", "usageMetadata": meta}, "traceId": "t"}
+    assert provider_named("gemini").usage_of(wrapped) == Usage(300, 200, 0, 0, 50, "gemini-2.5-flash")
+    tap = provider_named("gemini").stream_usage()
+    tap.see(wrapped)
+    assert tap.usage == Usage(300, 200, 0, 0, 50, "gemini-2.5-flash")
 
 
 def test_bodies_without_usage():
