@@ -17,22 +17,15 @@ import pytest
 from certs.ca import CaFiles, ensure_ca
 from tests.support.mock_provider import MockProvider
 from tests.support.processes import free_port, stop_process
-from tests.support.tls import ServerTls, make_server_tls
+from tests.support.tls import HOSTS as TLS_HOSTS, ServerTls, make_server_tls
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tests never read or write the user's real Headroom state.
 os.environ.pop("HEADROOM_HOME", None)
 
-INTERCEPTED = (
-    "api.anthropic.com",
-    "api.openai.com",
-    "generativelanguage.googleapis.com",
-    "cloudcode-pa.googleapis.com",
-    "us-central1-aiplatform.googleapis.com",
-    "chatgpt.com",
-    "api.deepseek.com",
-)
+# The hosts the mock's certificate names that Headroom intercepts (the others test tunnelling).
+INTERCEPTED = tuple(host for host in TLS_HOSTS if host not in ("untouched.example.org", "localhost"))
 
 
 def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
