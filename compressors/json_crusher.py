@@ -1,7 +1,7 @@
 """JSON tool output: lossless tables first, then lossy folding of predictable items.
 
 1. An optional jmespath projection keeps only the fields asked for (a fold note says what
-   went).
+   went); where lossy forms are allowed, REST APIs' link fields go too (json_links).
 2. Lossless: every array of similar objects becomes a table (json_table: keys once, one
    JSON row per item, constant fields on one line), the rest is minified. Numbers keep
    their source text.
@@ -27,6 +27,7 @@ from typing import Any
 
 import jmespath
 
+from compressors.json_links import without_api_links
 from compressors.json_lossy import (
     HEAD_ITEMS,
     LONG_STRING,
@@ -80,6 +81,11 @@ def _compress(text: str, document: Any, context: Context, projection: str | None
         if projected is not None:
             document, note = projected
             lead.append(note)
+    if not lossless_only:
+        document, links = without_api_links(document)
+        if links:
+            names = ", ".join(name for name, _ in links.most_common(MAX_PROJECTION_NAMES))
+            lead.append(fold_note(sum(links.values()), "API link field", f"{names}{', …' if len(links) > MAX_PROJECTION_NAMES else ''}"))
     cache: dict[int, tuple[Table, list[str]] | None] = {}  # the table form of each list, by id
     best = _render(document, True, None, cache)
     tables = not (best.placeholders & _placeholder_like(text, document))  # else ambiguous

@@ -379,3 +379,26 @@ def test_a_document_inside_json_is_content_and_stays_whole() -> None:
     result = compress_json(json.dumps(comments), NO_QUERY)
     for n in range(6):  # every body whole, its middle steps included
         assert json.dumps(f"20. call `advancedSearchCompanies()` with offset=400 and note that row 20 repeats page {n}")[1:-1] in result.text
+
+
+def test_api_link_fields_go_with_a_note_and_web_urls_and_data_stay():
+    """GitHub-style REST output: API URLs, URL templates, node ids and avatars are left out
+    (lossy, noted); the web URL, numbers, titles and bodies stay."""
+    user = {"login": "octo", "id": 7, "node_id": "MDQ6VXNlcjc=", "avatar_url": "https://avatars.githubusercontent.com/u/7?v=4",
+            "url": "https://api.github.com/users/octo", "followers_url": "https://api.github.com/users/octo/followers",
+            "following_url": "https://api.github.com/users/octo/following{/other_user}", "type": "User"}  # fmt: skip
+    issues = [
+        {"url": f"https://api.github.com/repos/o/r/issues/{n}", "html_url": f"https://github.com/o/r/issues/{n}", "number": n,
+         "node_id": f"I_kwDO{n:08d}", "title": f"Fix parser bug {n}", "user": user, "comments_url": f"https://api.github.com/repos/o/r/issues/{n}/comments",
+         "body": f"Steps:\n1. run `parse --strict`\n2. see error E{n}\n"}  # fmt: skip
+        for n in range(380, 400)
+    ]
+    text = json.dumps(issues, indent=2)
+    result = compress_json(text, Context(tool_name="mcp__github__list_issues"))
+    assert not result.lossless and "API link field" in result.folds[0].note
+    for n in range(380, 400):
+        assert f"https://github.com/o/r/issues/{n}" in result.text and f"Fix parser bug {n}" in result.text and f"E{n}" in result.text
+    body = result.text.split("\n", 1)[1]  # after the fold note, which names the fields that went
+    assert "api.github.com" not in body and "node_id" not in body and "avatars." not in body and "MDQ6" not in body
+    lossless = compress_json(text, Context(), lossless_only=True)  # no retrieve path: every link kept
+    assert lossless.lossless and all(f"https://api.github.com/repos/o/r/issues/{n}/comments" in lossless.text for n in range(380, 400))
