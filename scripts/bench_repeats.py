@@ -5,15 +5,15 @@ Messages lists): every tool result is compared with the earlier results of its s
 repeats (the same text, at least 256 characters) are what the proxy sends as a reference to the
 earlier call (`segment_decisions.repeat_decision`, lossless: the earlier copy is in the same
 prompt); near repeats (the same tool and file or command, a line diff under half the output:
-a file re-read after an edit, a test re-run) are counted as a diff would send them, for report
-only. Figures are o200k tokens of each result once, as first sent.
+a file re-read after an edit, a test re-run) as the proxy sends them, a unified diff against the
+earlier output (`repeated_outputs.delta_decision`; the proxy also requires the earlier output to
+have gone whole, which this count assumes). Figures are o200k tokens of each result once, as first sent.
 Usage: scripts/bench_repeats.py [--sessions PATH] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 from pathlib import Path
@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from addon.compression.segment_decisions import MIN_SEGMENT_CHARS, REPEAT_NOTE  # noqa: E402
+from addon.compression.repeated_outputs import REPEAT_NOTE, delta_text  # noqa: E402
+from addon.compression.segment_decisions import MIN_SEGMENT_CHARS  # noqa: E402
 from compressors.tokens import count_tokens  # noqa: E402
 
 DEFAULT = ROOT.parent / "shared" / "corpus" / "claude_code" / "conversations.jsonl"
@@ -49,7 +50,7 @@ def measure(path: Path) -> dict:
         session = json.loads(line)
         figures["sessions"] += 1
         seen: dict[str, str] = {}  # text -> first call id
-        last_by_target: dict[str, str] = {}
+        last_by_target: dict[str, tuple[str, str]] = {}  # the latest (call, output) of each file or command
         for call_id, target, text in results_of(session["messages"]):
             tokens = count_tokens(text)
             figures["results"] += 1
@@ -58,15 +59,16 @@ def measure(path: Path) -> dict:
                 figures["exact"] += 1
                 figures["exact_tokens"] += tokens
                 figures["exact_after"] += count_tokens(REPEAT_NOTE.format(call_id=seen[text]))
-            elif target and target in last_by_target and len(text) > 1000:
-                diff = "\n".join(difflib.unified_diff(last_by_target[target].split("\n"), text.split("\n"), n=1, lineterm=""))
-                if len(diff) < len(text) / 2:
+            elif target and target in last_by_target and len(text) >= MIN_SEGMENT_CHARS and last_by_target[target][1] != text:
+                earlier_call, earlier_text = last_by_target[target]
+                diff = delta_text(earlier_call, earlier_text, text)  # what the proxy sends (repeated_outputs.py)
+                if diff is not None:
                     figures["near"] += 1
                     figures["near_tokens"] += tokens
                     figures["near_after"] += count_tokens(diff)
             seen.setdefault(text, call_id)
             if target:
-                last_by_target[target] = text
+                last_by_target[target] = (call_id, text)
     return figures
 
 
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("repeats", "results", "tokens", "share of tool-result tokens", "tokens sent", "saved"):
         table.add_column(name, justify="right" if name != "repeats" else "left")
     table.add_row("exact (sent as a reference)", f"{f['exact']:,}", f"{f['exact_tokens']:,}", pct(f["exact_tokens"]), f"{f['exact_after']:,}", f"{f['exact_tokens'] - f['exact_after']:,}")
-    table.add_row("near (as a diff: report only)", f"{f['near']:,}", f"{f['near_tokens']:,}", pct(f["near_tokens"]), f"{f['near_after']:,}", f"{f['near_tokens'] - f['near_after']:,}")
+    table.add_row("near (sent as a diff)", f"{f['near']:,}", f"{f['near_tokens']:,}", pct(f["near_tokens"]), f"{f['near_after']:,}", f"{f['near_tokens'] - f['near_after']:,}")
     Console(width=140).print(table)
     return 0
 

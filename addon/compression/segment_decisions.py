@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from addon.compression.decision_memo import Decision, DecisionMemo, content_key
+from addon.compression.repeated_outputs import EarlierOutputs, delta_decision, delta_key, repeat_decision, repeat_key
 from addon.compression.rewrite_report import RewriteReport, SegmentReport
 from addon.providers import ParsedRequest, Segment
 from addon.retrieval.retrieval_path import RetrievalPath
@@ -51,21 +52,20 @@ def plan(
         compress_fn = lossless_fn  # no way back to originals for this request: lossless only
     replacements: list[Edit] = []
     new_decisions: list[tuple[str, Decision]] = []
-    earlier: dict[str, str] = {}  # content key -> the first tool call in this request whose output it is
-    calls = {s.call_id for s in parsed.segments if s.call_id}
+    earlier = EarlierOutputs({s.call_id for s in parsed.segments if s.call_id})
     for segment in parsed.segments:
         report.fresh += segment.fresh
         text_key = content_key(segment.text)
         key = text_key  # the memo key of this segment's decision
-        decision, replayed = repeat_decision(segment, text_key, earlier, calls, memo)
+        decision, replayed, key = earlier_output_decision(segment, text_key, earlier, memo)
+        if decision is not None:
+            decision = with_retrieve_path(decision, segment, replayed, retrieval, report)  # a delta needs one
         if decision is None:
+            key = text_key
             decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
-        else:
-            key = repeat_key(segment, text_key)
-        if segment.call_id and len(segment.text) >= MIN_SEGMENT_CHARS:
-            earlier.setdefault(text_key, segment.call_id)
-        if decision is not None and decision.text is not None:
-            decision = with_retrieve_path(decision, segment, replayed, retrieval, report)
+            if decision is not None and decision.text is not None:
+                decision = with_retrieve_path(decision, segment, replayed, retrieval, report)
+        earlier.add(segment, text_key, forwarded_whole=decision is None or decision.text is None)
         if decision is not None and not replayed and decision.kind != SMALL:
             new_decisions.append((key, decision))
         if decision is None or decision.text is None:
@@ -81,34 +81,14 @@ def plan(
     return report, replacements, new_decisions
 
 
-REPEAT = "repeat"  # the kind of a decision that points at an identical earlier output
-REPEAT_NOTE = "[headroom: the same output as tool call {call_id} above, repeated exactly]"
-
-
-def repeat_key(segment: Segment, key: str) -> str:
-    """The memo key of a repeat decision: the output *and* the call it answers, so the earlier
-    copy (the same text under another call) never picks up the reference to itself."""
-    return f"repeat:{segment.call_id}:{key}"
-
-
-def repeat_decision(
-    segment: Segment, key: str, earlier: dict[str, str], calls: set[str | None], memo: DecisionMemo
-) -> tuple[Decision | None, bool]:
-    """A tool output identical to an earlier one of the same request goes as a reference to that
-    call: lossless, since the earlier copy is in the same prompt. Replayed only while the call it
-    names is still in the request (compaction may have removed it); decided only for fresh
-    outputs, so nothing the provider has seen changes."""
-    if not segment.call_id or len(segment.text) < MIN_SEGMENT_CHARS:
-        return None, False
-    known = memo.get(repeat_key(segment, key))
-    if known is not None:
-        still_there = any(c and known.text == REPEAT_NOTE.format(call_id=c) for c in calls)
-        return (known, True) if still_there else (None, False)
-    first = earlier.get(key)
-    if not segment.fresh or first is None or first == segment.call_id:
-        return None, False
-    reference = REPEAT_NOTE.format(call_id=first)
-    return (Decision(REPEAT, reference, None, None), False) if len(reference) < len(segment.text) else (None, False)
+def earlier_output_decision(segment: Segment, key: str, earlier: EarlierOutputs, memo: DecisionMemo) -> tuple[Decision | None, bool, str]:
+    """A reference to an identical earlier output, else a diff against a similar one: the
+    decision, whether it was replayed, and its memo key."""
+    decision, replayed = repeat_decision(segment, key, earlier, memo)
+    if decision is not None:
+        return decision, replayed, repeat_key(segment, key)
+    decision, replayed = delta_decision(segment, key, earlier, memo)
+    return decision, replayed, delta_key(segment, key)
 
 
 def with_retrieve_path(

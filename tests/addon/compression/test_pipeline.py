@@ -420,3 +420,53 @@ def test_a_fresh_output_identical_to_an_earlier_one_goes_as_a_reference_to_it(me
     compacted = [later[0], *later[3:]]  # the first copy is gone: its reference must not go out
     kept, _ = rewrite_body(body_of(compacted), ANTHROPIC, memo)
     assert tool_result_text(kept, 2) == failing
+
+
+def reruns(*outputs: str) -> list[dict[str, Any]]:
+    """The same command run again and again (a test re-run), one tool_result per output."""
+    out: list[dict[str, Any]] = [{"role": "user", "content": "fix the refund test"}]
+    for n, output in enumerate(outputs):
+        out.append({"role": "assistant", "content": [{"type": "tool_use", "id": f"r{n}", "name": "Bash", "input": {"command": "pytest -v"}}]})
+        out.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"r{n}", "content": output}]})
+    return out
+
+
+def test_a_rerun_that_changed_a_few_lines_goes_as_a_diff_against_the_earlier_output(memo: DecisionMemo, tmp_path: Path) -> None:
+    """Near-duplicates: a test re-run whose output differs in two lines is sent as a unified diff
+    against the earlier run (which went whole, so the model holds what the diff applies to), with
+    a marker for the full text; replayed while the earlier run is in the request, never without
+    a retrieve path, never against an earlier output that was itself compressed."""
+    from addon.retrieval.original_store import open_store
+    from addon.retrieval.retrieval_path import RetrievalPath
+    from addon.retrieval.retrieve_tool import marker_ids
+
+    def run(failing: str) -> str:
+        return "".join(f"tests/test_billing.py::test_case_{i} PASSED\n" for i in range(60)) + failing + "1 failed, 60 passed in 3.2s\n"
+
+    first, second = run("FAILED test_refund - AssertionError: 10.05 != 10.04\n"), run("FAILED test_refund - AssertionError: 10.05 != 10.06\n")
+    keep_whole = lambda t, c: Result(t, "log", True, ())  # noqa: E731
+    retrieval = RetrievalPath(open_store(tmp_path, None), "owner", ANTHROPIC)
+    body = reruns(first, second)
+    out, report = rewrite_body(body_of(body), ANTHROPIC, memo, compress_fn=keep_whole, retrieval=retrieval)
+    sent = tool_result_text(out, 4)
+    assert sent.startswith("[… 61 lines folded: the same as the output of tool call r0 above except for the lines below")
+    assert "-FAILED test_refund - AssertionError: 10.05 != 10.04\n+FAILED test_refund - AssertionError: 10.05 != 10.06" in sent
+    [original_id] = marker_ids(sent)
+    assert retrieval.originals.fetch(original_id, "owner").original.text == second  # the full text is retrievable
+    assert tool_result_text(out, 2) == first and [r.kind for r in report.rewritten] == ["delta"]
+    later = body + [{"role": "assistant", "content": "Still off by one cent."}, {"role": "user", "content": "go on"}]
+    again, _ = rewrite_body(body_of(later), ANTHROPIC, memo, compress_fn=keep_whole, retrieval=retrieval)
+    assert tool_result_text(again, 4) == sent  # replayed byte for byte
+    compacted = [later[0], *later[3:]]  # the earlier run is gone: the diff must not go out
+    kept, _ = rewrite_body(body_of(compacted), ANTHROPIC, memo, compress_fn=keep_whole, retrieval=retrieval)
+    assert tool_result_text(kept, 2) == second
+    # without a retrieve path the diff does not go out either (it carries a marker)
+    plain, _ = rewrite_body(body_of(reruns(first, second)), ANTHROPIC, DecisionMemo(tmp_path / "other"), compress_fn=keep_whole)
+    assert tool_result_text(plain, 4) == second
+    # an earlier output that went compressed (when it was fresh) is not what the model holds: no diff against it
+    fold = lambda t, c: Result(t.replace("tests/test_billing.py::", ""), "log", True, ())  # noqa: E731
+    other = DecisionMemo(tmp_path / "third")
+    earlier, _ = rewrite_body(body_of(reruns(first)), ANTHROPIC, other, compress_fn=fold, retrieval=retrieval)
+    assert tool_result_text(earlier, 2) != first
+    folded, _ = rewrite_body(body_of(reruns(first, second)), ANTHROPIC, other, compress_fn=fold, retrieval=retrieval)
+    assert tool_result_text(folded, 2) == tool_result_text(earlier, 2) and "tool call r0" not in tool_result_text(folded, 4)
