@@ -79,6 +79,8 @@ def parse_body(w: Rewrite) -> None:
         w.document = json.loads(w.text)
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError both
         raise NotJson(str(e)) from e
+    except RecursionError as e:
+        raise UnknownShape("JSON nested too deep to walk") from e
     w.parsed = w.provider.parse(w.document)  # raises UnknownShape for a body it does not know
     if w.retrieval is not None:
         w.retrieval = w.retrieval.for_request(w.document)

@@ -78,7 +78,7 @@ def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
     """The ledger row of one flow (runs on the writer thread: parses bodies, prices usage)."""
     try:
         body = json.loads(facts.request_body) if facts.request_body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
         body = None
     body = body if isinstance(body, dict) else None
     provider = provider_named(facts.provider)

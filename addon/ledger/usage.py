@@ -85,7 +85,7 @@ def parse_usage_bytes(provider: Provider, body: bytes) -> Usage | None:
     """The usage of a response body's bytes; None for bodies that are not JSON."""
     try:
         return provider.usage_of(json.loads(body))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 

@@ -29,7 +29,10 @@ from addon.services import Services
 log = logging.getLogger(__name__)
 
 _PATH = "/headroom-stream/"
-_RELAYED_HEADERS = {"content-type", "request-id", "x-request-id", "retry-after", "anthropic-ratelimit-requests-remaining"}
+# Every provider header reaches the client (rate limits, retry hints, request ids: SDKs and
+# Claude Code read them) except the framing this server sets itself: the body it sends is
+# decoded, re-chunked and on a connection of its own.
+_FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding", "trailer", "upgrade"}
 
 
 @dataclass
@@ -120,7 +123,7 @@ class StreamResponder:
                     log.warning("headroom: retrieval follow-up got HTTP %s; ending the stream", upstream.status_code)
                     break
                 if round_number == 0:
-                    writer.write(_head(200, {k: v for k, v in upstream.headers.items() if k.lower() in _RELAYED_HEADERS}))
+                    writer.write(_head(200, _relayed(upstream), upstream.reason_phrase))
                 parser = SseParser()
                 async for chunk in upstream.aiter_bytes():
                     await _send(writer, splicer.feed(parser.feed(chunk)))
@@ -134,20 +137,25 @@ class StreamResponder:
         writer.write(b"0\r\n\r\n")
 
     async def _relay(self, upstream, writer: asyncio.StreamWriter) -> None:
+        """The provider's answer as it was: status, reason, headers and (decoded) body."""
         content = await upstream.aread()
-        headers = {k: v for k, v in upstream.headers.items() if k.lower() in _RELAYED_HEADERS}
-        writer.write(_head(upstream.status_code, headers, length=len(content)) + content)
+        writer.write(_head(upstream.status_code, _relayed(upstream), upstream.reason_phrase, length=len(content)) + content)
 
     async def done(self) -> None:
         if self._server is not None:
             self._server.close()
 
 
-def _head(status: int, headers: dict[str, str], length: int | None = None) -> bytes:
-    lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Upstream'}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
+def _relayed(upstream) -> list[tuple[str, str]]:
+    """The provider's headers, repeated ones included, less the framing this server sets."""
+    return [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _FRAMING_HEADERS]
+
+
+def _head(status: int, headers: list[tuple[str, str]], reason: str, length: int | None = None) -> bytes:
+    lines = [f"HTTP/1.1 {status} {reason}"]  # the provider's reason phrase, even an empty one
+    lines += [f"{k}: {v}" for k, v in headers]
     lines += [f"content-length: {length}" if length is not None else "transfer-encoding: chunked"]
-    if length is None and not any(k.lower() == "content-type" for k in headers):
+    if length is None and not any(k.lower() == "content-type" for k, _ in headers):
         lines.append("content-type: text/event-stream")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 

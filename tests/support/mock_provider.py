@@ -188,6 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
         self.end_headers()
         for name, data in reply.events:
             payload = data if isinstance(data, str) else json.dumps(data)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from addon.providers.provider import is_agent_tool_output, shell_command_in, UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
+from addon.providers.provider import (
+    DOCUMENT_MIN_CHARS,
+    ParsedRequest,
+    Segment,
+    UnknownShape,
+    is_agent_tool_output,
+    last_index,
+    parse_arguments,
+    shell_command_in,
+)
 
 
 def parse(body: Any) -> ParsedRequest:
@@ -28,7 +37,7 @@ def parse(body: Any) -> ParsedRequest:
             last_command = shell_command_in(content if isinstance(content, str) else _joined_text(content))
             for block in content if isinstance(content, list) else []:
                 if isinstance(block, dict) and block.get("type") == "tool_use":
-                    calls[str(block.get("id"))] = (str(block.get("name")), block.get("input") or {})
+                    calls[str(block.get("id"))] = (str(block.get("name")), parse_arguments(block.get("input")))
             continue
         if role != "user":
             continue

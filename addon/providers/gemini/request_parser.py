@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from addon.providers.provider import UnknownShape, DOCUMENT_MIN_CHARS, ParsedRequest, Segment, last_index
+from addon.providers.provider import DOCUMENT_MIN_CHARS, ParsedRequest, Segment, UnknownShape, last_index, parse_arguments
 
 # A functionResponse's `response` is free-form JSON; only its long string leaves are text
 # worth compressing (short ones are values the model may need verbatim).
@@ -47,7 +47,7 @@ def parse(body: Any) -> ParsedRequest:
                 continue
             if isinstance(part.get("functionCall"), dict):
                 call = part["functionCall"]
-                calls.setdefault(str(call.get("name")), []).append(call.get("args") or {})
+                calls.setdefault(str(call.get("name")), []).append(parse_arguments(call.get("args")))
             elif isinstance(part.get("functionResponse"), dict):
                 response = part["functionResponse"]
                 name = str(response.get("name"))

@@ -10,8 +10,14 @@ _MODEL_ITEMS = {"function_call", "custom_tool_call", "reasoning", "local_shell_c
 _OUTPUT_ITEMS = {"function_call_output", "custom_tool_call_output", "local_shell_call_output"}
 
 
+def _type(item: dict) -> str | None:
+    """An item's type, where it is a string (anything else: an item of no type we know)."""
+    kind = item.get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def _is_model_item(item: Any) -> bool:
-    return isinstance(item, dict) and (item.get("role") == "assistant" or item.get("type") in _MODEL_ITEMS)
+    return isinstance(item, dict) and (item.get("role") == "assistant" or _type(item) in _MODEL_ITEMS)
 
 
 def parse(body: Any) -> ParsedRequest:
@@ -29,7 +35,7 @@ def parse(body: Any) -> ParsedRequest:
         if not isinstance(item, dict):
             continue
         fresh = i > boundary
-        kind = item.get("type")
+        kind = _type(item)
         if kind in ("function_call", "custom_tool_call"):
             raw = item.get("arguments") if kind == "function_call" else item.get("input")
             calls[str(item.get("call_id"))] = (str(item.get("name")), parse_arguments(raw))
