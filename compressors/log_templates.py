@@ -118,7 +118,11 @@ def similar_runs(lines: list[str], templates: list[str], skip: list[bool], min_r
             i += 1
             continue
         run = _run_from(templates, skip, i)
-        if run.end - i >= min_run and any(lines[k] != lines[i] for k in range(i + 1, run.end)):
+        if not any(lines[k] != lines[i] for k in range(i + 1, run.end)):
+            # All identical: a run from any later line of it ends at the same place and is
+            # identical too, so none starts inside it (skipping it keeps this linear).
+            i = run.end
+        elif run.end - i >= min_run:
             runs.append(run)
             i = run.end
         else:

@@ -150,7 +150,7 @@ class Compression:
         if not body:
             return
         retrieval = retrieval_path(
-            self.services.originals, provider, request.headers, request.query, self.responder.ready, request.path
+            self.services.originals, provider, request.headers, request.query, self.responder.ready, request.path, flow.client_conn.id
         )
         if retrieval is not None:
             state.owner = retrieval.owner
@@ -196,7 +196,7 @@ class Compression:
         request = flow.request
         retrieval = None
         if provider.splices_streams:
-            retrieval = retrieval_path(self.services.originals, provider, request.headers, request.query, True, request.path)
+            retrieval = retrieval_path(self.services.originals, provider, request.headers, request.query, True, request.path, flow.client_conn.id)
         if retrieval is not None:
             state.owner = retrieval.owner
         new_content = await self._rewrite(flow, provider, message.content, retrieval)

@@ -37,6 +37,7 @@ class RewriteReport:
     lossless_to_keep_cache: bool = False  # lossy folds were declined to keep the cached prefix
     prompt_cache_key: str | None = None  # the OpenAI cache key added to this request
     streaming: bool = False  # the client asked for a streamed response
+    store_down: bool = False  # the store of originals failed during this rewrite
     retrieve_tool: str | None = None  # the tool added for them
     cache: dict = field(default_factory=dict)  # the cache aligner's report (addon/cache/cache_aligner.py)
     # (report entry, original text, forwarded text) awaiting exact token counts

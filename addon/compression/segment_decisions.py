@@ -64,7 +64,12 @@ def plan(
             key = text_key
             decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
             if decision is not None and decision.text is not None:
-                decision = with_retrieve_path(decision, segment, replayed, retrieval, report)
+                safe = with_retrieve_path(decision, segment, replayed, retrieval, report)
+                if safe is None and report.store_down and lossless_fn is not None and not replayed:
+                    # the store is down: a new fold cannot keep its original, so this one goes
+                    # lossless (and is remembered so, like any decision)
+                    safe, replayed = decide_segment(segment, parsed.query, memo, policy, lossless_fn, report.errors)
+                decision = safe
         earlier.add(segment, text_key, forwarded_whole=decision is None or decision.text is None)
         if decision is not None and not replayed and decision.kind != SMALL:
             new_decisions.append((key, decision))
@@ -108,9 +113,13 @@ def with_retrieve_path(
         else:  # a replayed one: keep its original alive, and fetchable by whoever re-sent it
             if retrieval.originals.store(segment.text, retrieval.owner, decision.kind) not in ids:
                 return None  # the marker names an id this store cannot serve (another salt)
-    except Exception as e:  # store unavailable: fail open for this segment
+    except Exception as e:
         report.errors.append(f"store: {type(e).__name__}: {e}")
-        return None
+        report.store_down = True
+        if unmarked:
+            return None  # a new fold without its original: not sent (the caller tries lossless)
+        # Bytes already sent go again, or the provider's cached prefix breaks; the marker
+        # answers again once the store is back (its original was stored when first sent).
     report.markers += 1
     if unmarked:
         report.new_markers += 1

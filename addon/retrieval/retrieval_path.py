@@ -78,12 +78,17 @@ def retrieval_path(
     query: Mapping[str, str],
     responder_ready: bool,
     path: str = "",
+    client: str = "",
 ) -> RetrievalPath | None:
     """How the model can get originals back for a request, when the proxy can answer its calls:
     non-streamed rounds where the provider has them, streamed ones through the responder."""
     if originals is None or not provider.answerable_rounds:
         return None
-    owner = owner_of(credential_of(headers, query))
+    # A request without credentials (a local server) is owned by its client connection, not by
+    # one "anonymous" shared by every keyless client: a later request on another connection that
+    # re-sends the same output becomes an owner too (re-sending the text proves holding it).
+    credential = credential_of(headers, query)
+    owner = owner_of(credential if credential is not None or not client else f"keyless-connection:{client}")
     streaming = provider.splices_streams and responder_ready
     return RetrievalPath(
         originals, owner, provider, streaming=streaming, session_headers=session_headers(headers), request_path=path, request_query=dict(query)

@@ -107,9 +107,7 @@ def answer(text: str | None, query: str | None, status: str, lines: tuple[int, i
     """The tool result the model gets: a range of the original's lines (numbered), the lines
     matching `query` (within the range, if one is given), or why not. An answer stops at
     MAX_ANSWER_TOKENS and says which range to ask for next."""
-    if status == "forbidden":
-        return "This id was stored for another user; it cannot be retrieved with this key."
-    if status != "ok" or text is None:
+    if status != "ok" or text is None:  # "forbidden" too: whether another key's id exists is not said
         return "The original has expired or the id is unknown. Re-run the tool to see its output again."
     all_lines = text.split("\n")
     first, last = lines or (1, len(all_lines))

@@ -163,7 +163,7 @@ def test_another_keys_original_is_refused(proxy, mock, monkeypatch):
             model="claude-test", max_tokens=64, messages=anthropic_messages(other)
         )
     answer = tool_results(mock.llm_requests()[-1])[-1]
-    assert "another user" in answer and HIDDEN not in answer
+    assert "expired or the id is unknown" in answer and HIDDEN not in answer  # the same as for an unknown id
 
 
 def test_a_model_that_keeps_calling_retrieve_is_stopped(proxy, mock, monkeypatch):

@@ -470,3 +470,43 @@ def test_a_rerun_that_changed_a_few_lines_goes_as_a_diff_against_the_earlier_out
     assert tool_result_text(earlier, 2) != first
     folded, _ = rewrite_body(body_of(reruns(first, second)), ANTHROPIC, other, compress_fn=fold, retrieval=retrieval)
     assert tool_result_text(folded, 2) == tool_result_text(earlier, 2) and "tool call r0" not in tool_result_text(folded, 4)
+
+
+def test_a_store_outage_never_changes_bytes_already_sent(memo: DecisionMemo, tmp_path: Path) -> None:
+    """With the store of originals down, a segment folded on an earlier turn goes out exactly
+    as it went then (from the memo), a new output goes lossless instead of folded, and once the
+    store is back new folds carry markers again, without a restart."""
+    from addon.retrieval.original_store import open_store
+    from addon.retrieval.retrieval_path import RetrievalPath
+
+    def fold(text: str, context: Context) -> Result:
+        if "[… " in text:
+            return Result(text, "log", True, ())
+        return Result(text[:300] + "\n[… 200 lines folded]", "log", False, ())
+
+    def lossless(text: str, context: Context) -> Result:
+        return Result(text.replace("WARN upstream db-1 slow, retrying request with exponential backoff policy", "W"), "log", True, ())
+
+    originals = open_store(tmp_path, None)
+    retrieval = RetrievalPath(originals, "owner", ANTHROPIC)
+    first = messages(LOG)
+    out, report = rewrite_body(body_of(first), ANTHROPIC, memo, compress_fn=fold, lossless_fn=lossless, retrieval=retrieval)
+    sent = tool_result_text(out, 2)
+    assert "retrieve id=" in sent and report.new_markers == 1
+
+    class Down:
+        def store(self, *args, **kwargs):
+            raise ConnectionError("redis is down")
+
+    down = RetrievalPath(Down(), "owner", ANTHROPIC)  # type: ignore[arg-type]
+    second_log = LOG.replace("order 48213", "order 48214")
+    later = messages(LOG, second_log)
+    out2, report2 = rewrite_body(body_of(later), ANTHROPIC, memo, compress_fn=fold, lossless_fn=lossless, retrieval=down)
+    assert tool_result_text(out2, 2) == sent  # the earlier turn's bytes, from the memo
+    new = tool_result_text(out2, 4)
+    assert "retrieve id=" not in new and "order 48214" in new and len(new) < len(second_log)  # lossless, not folded
+    assert report2.store_down and any(e.startswith("store:") for e in report2.errors)
+    third = messages(LOG, second_log, LOG.replace("order 48213", "order 48215"))
+    out3, report3 = rewrite_body(body_of(third), ANTHROPIC, memo, compress_fn=fold, lossless_fn=lossless, retrieval=retrieval)
+    assert tool_result_text(out3, 2) == sent and tool_result_text(out3, 4) == new  # both replayed as sent
+    assert "retrieve id=" in tool_result_text(out3, 6) and not report3.store_down  # the store is back
