@@ -135,11 +135,14 @@ def _split_clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
     if end - start < 80:
         return [(start, end)]
     out: list[tuple[int, int]] = []
+    spaces = 0  # spaces in the last clause of `out`, kept up to date as it grows (no recount)
     for s, e in _split(text, start, end, _CLAUSE_END):
-        if out and (text[out[-1][0] : out[-1][1]].count(" ") < 4 or text[s:e].count(" ") < 4):
+        if out and (spaces < 4 or text.count(" ", s, e) < 4):
+            spaces += text.count(" ", out[-1][1], e)
             out[-1] = (out[-1][0], e)
         else:
             out.append((s, e))
+            spaces = text.count(" ", s, e)
     return out
 
 
@@ -237,6 +240,7 @@ def render(text: str, units: Sequence[Unit], keep: Sequence[bool], kind: str) ->
     if not runs:
         return Result(text, kind, True, ())
     pieces, folds, cursor = [], [], 0
+    newlines = 0  # newlines in text[:cursor], counted on as the runs advance (linear, not per run)
     for first, last in runs:
         start, end = units[first].start, units[last].end
         count = last - first + 1
@@ -244,8 +248,10 @@ def render(text: str, units: Sequence[Unit], keep: Sequence[bool], kind: str) ->
         note = fold_note(count, unit)
         pieces.append(text[cursor:start])
         pieces.append(note)
-        line_first = text.count("\n", 0, start) + 1
-        folds.append(Fold(line_first, line_first + text.count("\n", start, end), note))
+        line_first = newlines + text.count("\n", cursor, start) + 1
+        inside = text.count("\n", start, end)
+        folds.append(Fold(line_first, line_first + inside, note))
+        newlines = line_first - 1 + inside
         cursor = end
     pieces.append(text[cursor:])
     return Result("".join(pieces), kind, False, tuple(folds))

@@ -153,7 +153,7 @@ class Writer:
 
     def number(self, value: int | float) -> str:
         if isinstance(value, float):
-            return self.rng.choice([repr(value), "%.17e" % value, "%.17E" % value, "%.17g" % value if "e" in repr(value) or "." in "%.17g" % value else repr(value)])
+            return self.rng.choice([repr(value), "%.17e" % value, "%.17E" % value])
         if value == 0:
             return self.rng.choice(["0", "-0"])
         return str(value)
