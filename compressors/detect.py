@@ -181,6 +181,8 @@ def _parses_as_json(text: str) -> bool:
         json.loads(text)
     except ValueError:
         return False
+    except RecursionError:  # nested too deep to parse: still JSON (its compressor leaves it whole)
+        return True
     return True
 
 

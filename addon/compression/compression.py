@@ -15,7 +15,8 @@ from addon.cache.cache_aligner import cache_summary
 from addon.cache.cache_alignment import CacheAlignment
 from addon.compression.pipeline import NotJson, rewrite_body
 from addon.compression.rewrite_report import RewriteReport, count_tokens_for
-from addon.compression.segment_decisions import Policy
+from addon.compression.compress_budget import CompressBudget
+from addon.compression.segment_decisions import CompressFn, Policy
 from addon.flow_state import FlowState
 from addon.providers import Provider, UnknownShape, provider_for
 from addon.proxy.host_filter import HostFilter
@@ -42,6 +43,13 @@ def _load_text_model() -> None:
         log.info("headroom: text model not loaded (%s: %s)", type(e).__name__, e)
 
 
+def _load_compressors() -> None:
+    from compressors.router import load
+
+    for kind in KINDS:
+        load(kind)
+
+
 def is_signed_body(request: http.Request) -> bool:
     """AWS SigV4 (Bedrock) signs the body: any change would be rejected, so such requests pass."""
     auth = request.headers.get("authorization", "")
@@ -64,6 +72,7 @@ class Compression:
         # Counting runs on its own thread so it never delays another request's compression.
         self.count_executor = ThreadPoolExecutor(1, thread_name_prefix="headroom-count")
         self.policy = Policy()
+        self.budget = CompressBudget(counters=services.counters)
         self._background: set[asyncio.Future] = set()
 
     def load(self, loader) -> None:
@@ -74,6 +83,14 @@ class Compression:
         )
         loader.add_option("headroom_max_body_mb", int, 16, "Pass bodies larger than this through untouched.")
         loader.add_option("headroom_workers", int, 2, "Threads that run compression off the event loop.")
+        loader.add_option(
+            "headroom_budget_ms", int, int(CompressBudget.base_s * 1000),
+            "Longest a request waits for compression; a segment past it goes whole (remembered so).",
+        )
+        loader.add_option(
+            "headroom_model_budget_ms", int, int(CompressBudget.model_s * 1000),
+            "Added to the budget for a segment of prose that goes to the text model.",
+        )
         loader.add_option(
             "headroom_kinds",
             Sequence[str],
@@ -99,6 +116,13 @@ class Compression:
             if self.executor:
                 self.executor.shutdown(wait=False)
             self.executor = ThreadPoolExecutor(ctx.options.headroom_workers, thread_name_prefix="headroom")
+        if updated & {"headroom_workers", "headroom_budget_ms", "headroom_model_budget_ms"}:
+            if ctx.options.headroom_budget_ms < 1 or ctx.options.headroom_model_budget_ms < 0:
+                raise exceptions.OptionsError("headroom_budget_ms must be at least 1 and headroom_model_budget_ms at least 0")
+            self.budget.shutdown()
+            self.budget = CompressBudget(
+                ctx.options.headroom_budget_ms / 1000, ctx.options.headroom_model_budget_ms / 1000, 2 * ctx.options.headroom_workers, self.counters
+            )
         if updated & {"headroom_min_tokens", "headroom_min_saving_pct"}:
             pct = ctx.options.headroom_min_saving_pct
             if not 0 <= pct <= 100:
@@ -118,15 +142,23 @@ class Compression:
 
     def compress_lossless(self, text: str, context: Context) -> Result:
         """The same, for requests without a retrieve path: lossless transforms only."""
-        settings = replace(self.settings, modes={k: WITHOUT_RETRIEVAL_MODE for k in KINDS[1:]} | {
+        return compress(text, context, settings=self._lossless_settings())
+
+    def _lossless_settings(self) -> Settings:
+        return replace(self.settings, modes={k: WITHOUT_RETRIEVAL_MODE for k in KINDS[1:]} | {
             k: m for k, m in self.settings.modes.items() if m == "off"
         })
-        return compress(text, context, settings=settings)
+
+    def _budgeted(self) -> tuple[CompressFn, CompressFn]:
+        """This request's compressors, both under one deadline (addon/compression/compress_budget.py)."""
+        deadline, budget, settings, lossless = self.budget.deadline(), self.budget, self.settings, self._lossless_settings()
+        return (lambda t, c: budget.compress(t, c, settings, deadline)), (lambda t, c: budget.compress(t, c, lossless, deadline))
 
     def running(self) -> None:
         # Load the tokenizer and the text model now, in a worker, rather than inside the first
         # request that needs them (the model takes seconds to load).
         self.count_executor.submit(count_tokens, "warm up")
+        self.count_executor.submit(_load_compressors)  # their first use must not eat a request's budget
         threading.Thread(target=_load_text_model, name="headroom-text-model", daemon=True).start()
 
     async def request(self, flow: http.HTTPFlow) -> None:
@@ -207,13 +239,14 @@ class Compression:
         self, flow: http.HTTPFlow, provider: Provider, body: bytes, retrieval: RetrievalPath | None = None, cache_key: dict[str, str] | None = None
     ) -> bytes | None:
         """The rewritten body, or None to forward the original (unchanged, or any failure)."""
-        # Tests swap compress_fn; the real one falls back to lossless where there is no way back.
-        lossless_fn = self.compress_lossless if self.compress_fn == self.compress_segment else None
+        # Tests swap compress_fn; the real one runs under the request's time budget and falls back
+        # to lossless where there is no way back.
+        compress_fn, lossless_fn = self._budgeted() if self.compress_fn == self.compress_segment else (self.compress_fn, None)
         alignment = self.cache.alignment(flow, provider)
         memo = self.services.memo
         try:
             new_body, report = await asyncio.get_running_loop().run_in_executor(
-                self.executor, rewrite_body, body, provider, memo, self.policy, self.compress_fn, False, retrieval, lossless_fn, cache_key, alignment
+                self.executor, rewrite_body, body, provider, memo, self.policy, compress_fn, False, retrieval, lossless_fn, cache_key, alignment
             )
         except (NotJson, UnknownShape) as e:
             self.counters["not_json" if isinstance(e, NotJson) else "unknown_shape"] += 1
@@ -265,3 +298,4 @@ class Compression:
         if self.executor:
             self.executor.shutdown(wait=False)
         self.count_executor.shutdown(wait=False)
+        self.budget.shutdown()

@@ -17,7 +17,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from addon.wire.json_splice import AddMember, Append, Edit, Path, Replacement, SpliceError, splice
@@ -31,6 +32,10 @@ FUZZ = settings(
 )
 
 _WS = " \t\n\r"
+
+# The generators leave out inputs that hit the bugs the xfail tests at the end pin down; once
+# those are fixed (the xfails then XPASS and fail, being strict), drop this and the xfails.
+SKIP_KNOWN_BUGS = True
 
 
 # --- documents: a tree that may hold duplicate keys, and its json.loads value ------------------
@@ -55,6 +60,18 @@ def _value(node: Any) -> Any:
     return node
 
 
+def _written_paths(node: Any, path: Path = ()) -> list[tuple[Path, Any]]:
+    """Every (path, node) as written, shadowed duplicates included."""
+    out = [(path, node)]
+    if isinstance(node, Obj):
+        for key, child in node.members:
+            out += _written_paths(child, path + (key,))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            out += _written_paths(child, path + (index,))
+    return out
+
+
 def _live_paths(value: Any, path: Path = ()) -> list[tuple[Path, Any]]:
     """Every (path, value) of a decoded document, the root included."""
     out = [(path, value)]
@@ -71,11 +88,12 @@ def _live_paths(value: Any, path: Path = ()) -> list[tuple[Path, Any]]:
 # characters (a surrogate pair under \u escapes), JS line separators, and lone surrogates (only
 # in the original document, where they must be written escaped).
 _chars = st.one_of(
-    st.characters(),
+    st.characters(exclude_categories=["Cs"]),  # replacements must travel as UTF-8
     st.sampled_from('"\\/\b\f\n\r\t\x00\x1f\x7fé中😀\u2028\u2029'),
 )
 texts = st.text(_chars, max_size=12)
-original_texts = st.one_of(texts, st.text(st.characters(categories=["Cs"]), min_size=1, max_size=2))
+lone_surrogates = st.characters(categories=["Cs"])
+original_texts = st.one_of(texts, st.tuples(texts, lone_surrogates, texts).map("".join))
 keys = st.one_of(st.sampled_from(["a", "b", "k", "é", "/", ""]), texts)  # small pool: duplicates happen
 scalars = st.one_of(
     st.none(),
@@ -85,14 +103,17 @@ scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     original_texts,
 )
-nodes = st.recursive(
-    scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=5),
-        st.lists(st.tuples(keys, children), max_size=5).map(lambda m: Obj(tuple(m))),
-    ),
-    max_leaves=25,
-)
+
+
+def _containers(children: st.SearchStrategy[Any], min_size: int = 0) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.lists(children, min_size=min_size, max_size=5),
+        st.lists(st.tuples(keys, children), min_size=min_size, max_size=5).map(lambda m: Obj(tuple(m))),
+    )
+
+
+nodes = st.recursive(scalars, _containers, max_leaves=20)
+documents = st.one_of(_containers(nodes, min_size=1), nodes)  # mostly a container at the top, as bodies are
 
 
 # --- the serializer: random spellings, with a record of where things are ----------------------
@@ -141,9 +162,12 @@ class Writer:
                 out.append(short[ch])
             elif 0xD800 <= code <= 0xDFFF or code < 0x20 or ch in short:
                 out.append(self.u_escape(code))  # lone surrogates and controls: always escaped
-            elif code > 0xFFFF and (self.ensure_ascii or self.rng.random() < self.escape_share):
-                code -= 0x10000
-                out.append(self.u_escape(0xD800 + (code >> 10)) + self.u_escape(0xDC00 + (code & 0x3FF)))
+            elif code > 0xFFFF:  # astral: a surrogate pair of escapes, or the character itself
+                if self.ensure_ascii or self.rng.random() < self.escape_share:
+                    code -= 0x10000
+                    out.append(self.u_escape(0xD800 + (code >> 10)) + self.u_escape(0xDC00 + (code & 0x3FF)))
+                else:
+                    out.append(ch)
             elif (code > 0x7F and self.ensure_ascii) or self.rng.random() < self.escape_share:
                 out.append(self.u_escape(code))
             else:
@@ -311,23 +335,29 @@ def check_bytes(written: Written, result: str, edits: list[Edit]) -> None:
 
 @st.composite
 def spliced_cases(draw: st.DrawFn) -> tuple[Written, Any, list[Edit]]:
-    node = draw(nodes)
+    node = draw(documents)
     rng = draw(st.randoms(use_true_random=False))
     written = write(node, rng)
     value = _value(node)
     live = _live_paths(value)
     strings = [p for p, v in live if isinstance(v, str)]
+    if SKIP_KNOWN_BUGS:  # test_a_string_after_a_non_string_duplicate_can_be_replaced
+        shadowed_non_strings = {p for p, n in _written_paths(node) if not isinstance(n, str)}
+        strings = [p for p in strings if p not in shadowed_non_strings]
     containers = [(p, v) for p, v in live if isinstance(v, (list, dict))]
     edits: list[Edit] = []
-    for path in draw(st.lists(st.sampled_from(strings), unique=True, max_size=5)) if strings else []:
+    for path in draw(st.lists(st.sampled_from(strings), unique=True, min_size=1, max_size=5)) if strings else []:
         edits.append(Replacement(path, draw(texts)))
-    for path, container in draw(st.lists(st.sampled_from(containers), unique_by=lambda c: c[0], max_size=3)) if containers else []:
+    chosen = st.lists(st.sampled_from(containers), unique_by=lambda c: c[0], min_size=0 if edits else 1, max_size=3)
+    for path, container in draw(chosen) if containers else []:
         for _ in range(draw(st.integers(1, 2))):
             literal = json.dumps(draw(inserted_values), ensure_ascii=draw(st.booleans()))
             if isinstance(container, list):
                 edits.append(Append(path, literal))
             else:
                 edits.append(AddMember(path, draw(st.one_of(st.sampled_from(sorted(container) or ["a"]), texts)), literal))
+    event(f"edits: {len(edits)}")
+    event("duplicate keys" if len(_written_paths(node)) != len(live) else "no duplicate keys")
     return written, value, draw(st.permutations(edits))
 
 
@@ -351,14 +381,20 @@ def test_random_edits_change_only_their_targets(case: tuple[Written, Any, list[E
 
 @st.composite
 def bad_targets(draw: st.DrawFn) -> tuple[str, Any, Edit]:
-    node = draw(nodes)
+    node = draw(documents)
     written = write(node, draw(st.randoms(use_true_random=False)))
     value = _value(node)
     live = _live_paths(value)
-    kind = draw(st.sampled_from(["not a string", "missing", "append to non-list", "member of non-object"]))
-    if kind == "not a string":
+    kind = draw(st.sampled_from(["not a string", "missing", "append to non-list", "member of non-object", "shadowed"]))
+    shadowed = [p for p, n in _written_paths(node) if isinstance(n, str) and p not in dict(live)]
+    if kind == "shadowed" and not shadowed:
+        kind = "missing"
+    event(f"bad target: {kind}")
+    if kind == "shadowed":  # a string only under a duplicate key that json.loads drops
+        edit: Edit = Replacement(draw(st.sampled_from(shadowed)), "x")
+    elif kind == "not a string":
         candidates = [p for p, v in live if not isinstance(v, str)]
-        edit: Edit = Replacement(draw(st.sampled_from(candidates)) if candidates else ("nope",), "x")
+        edit = Replacement(draw(st.sampled_from(candidates)) if candidates else ("nope",), "x")
     elif kind == "missing":
         base = draw(st.sampled_from([p for p, _ in live]))
         edit = Replacement(base + (draw(st.one_of(st.integers(0, 6), keys)),), "x")
@@ -392,3 +428,18 @@ def test_edits_at_the_wrong_kind_of_value_raise_splice_error(case: tuple[str, An
     except SpliceError:
         return
     raise AssertionError(f"splice accepted {edit!r} on {doc!r}: {result!r}")
+
+
+# --- bugs found by the fuzzing, pinned as minimal examples -------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=SpliceError,
+    reason="BUG addon/wire/json_splice.py:112 (_walk_value): a duplicate key whose earlier value is not a "
+    "string raises 'value at (...) is not a string' although json.loads keeps the later, string value",
+)
+def test_a_string_after_a_non_string_duplicate_can_be_replaced() -> None:
+    doc = '{"a":null,"a":""}'
+    assert json.loads(doc) == {"a": ""}
+    assert splice(doc, [Replacement(("a",), "x")]) == '{"a":null,"a":"x"}'
