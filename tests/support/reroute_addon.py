@@ -6,6 +6,8 @@ as a user's; this addon only changes where mitmproxy's upstream connection goes.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Sequence
 
@@ -18,6 +20,26 @@ class Reroute:
         loader.add_option("reroute", Sequence[str], [], "host=port pairs: connect to 127.0.0.1:port for host")
         loader.add_option("reroute_fail_compress", bool, False, "make every compression raise (fail-open test)")
         loader.add_option("reroute_slow_compress_ms", int, 0, "make every compression take this long (event-loop test)")
+        loader.add_option("reroute_loop_lag_file", str, "", "write the event loop's stalls (ms over a 10 ms tick) to this JSON file")
+
+    async def running(self) -> None:
+        if ctx.options.reroute_loop_lag_file:
+            self._lag_task = asyncio.ensure_future(self._watch_loop(ctx.options.reroute_loop_lag_file))
+
+    async def _watch_loop(self, path: str) -> None:
+        """A 10 ms tick: how late each one fires is how long the loop was blocked."""
+        stalls: list[float] = []
+        written = time.monotonic()
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            late = (time.monotonic() - before - 0.01) * 1000
+            if late > 20:
+                stalls.append(round(late, 1))
+            if time.monotonic() - written > 0.5:
+                with open(path, "w") as f:
+                    json.dump(stalls, f)
+                written = time.monotonic()
 
     def configure(self, updated: set[str]) -> None:
         if "reroute_fail_compress" in updated and ctx.options.reroute_fail_compress:
