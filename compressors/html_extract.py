@@ -9,8 +9,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from compressors.html_blocks import BlockPattern
 from compressors.html_render import render_text
-from compressors.html_tree import Node, parse
+from compressors.html_tree import Node, parse, remove_all
 from compressors.relevance import is_error_line
 
 # Raw-text and non-content elements, cut out before parsing (the parser would only skip them,
@@ -18,6 +19,8 @@ from compressors.relevance import is_error_line
 RAW_BLOCKS = re.compile(
     r"<!--(.*?)-->|<(script|style|noscript|iframe|template|svg)\b[^>]*(?<!/)>(.*?)</\2\s*>", re.S | re.I
 )
+# RAW_BLOCKS' finditer and sub in linear time (the regex alone is quadratic on unclosed blocks).
+RAW = BlockPattern(RAW_BLOCKS, ("script", "style", "noscript", "iframe", "template", "svg"))
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
@@ -79,7 +82,7 @@ def strip_raw_blocks(html: str, dropped: Dropped) -> str:
                 dropped.raw_words += len(re.sub(r"<[^>]*>", " ", match.group(3)).split())
         return ""
 
-    return RAW_BLOCKS.sub(cut, html)
+    return RAW.sub(cut, html)
 
 
 def read_page(html: str, base_host: str = "") -> Page:
@@ -89,12 +92,9 @@ def read_page(html: str, base_host: str = "") -> Page:
     elements = document.iter()
     titles = [n for n in elements if n.name == "title"]
     title = " ".join(titles[0].text().split()) if titles else ""
-    for node in elements:
-        if node.name in _META_TAGS:
-            node.remove()
+    remove_all([node for node in elements if node.name in _META_TAGS])
     body = next((n for n in elements if n.name == "body"), document)
-    for node in _droppable(body, body.text_lengths(), dropped):
-        node.remove()
+    remove_all(_droppable(body, body.text_lengths(), dropped))
     root = _main_root(body, body.text_lengths(), dropped)
     return Page(render_text(root, base_host), title, dropped)
 
@@ -102,14 +102,17 @@ def read_page(html: str, base_host: str = "") -> Page:
 def _droppable(body: Node, lengths: dict[int, int], dropped: Dropped) -> list[Node]:
     """The outermost hidden and boilerplate elements under body, counted into `dropped`."""
     total = lengths[id(body)]
+    below = _Below.of(body, lengths)
     found: list[Node] = []
-    stack = [body]
+    # (element, whether it or an ancestor is main/article): has_ancestor() per element would
+    # walk up the whole nesting each time.
+    stack = [(body, body.name in _CONTENT or body.has_ancestor(_CONTENT))]
     while stack:
-        node = stack.pop()
+        node, in_content = stack.pop()
         for el in node.elements():
-            category, hint = _category(el)
-            if category is None or (category != "hidden" and _protects_content(el, lengths, total, hint is not None)):
-                stack.append(el)
+            category, hint = _category(el, in_content)
+            if category is None or (category != "hidden" and _protects_content(el, lengths, total, hint is not None, below)):
+                stack.append((el, in_content or el.name in _CONTENT))
                 continue
             text = el.text(" ")
             if category != "hidden" and len(text) <= _ALERT_CHARS and is_error_line(text):
@@ -124,8 +127,9 @@ def _droppable(body: Node, lengths: dict[int, int], dropped: Dropped) -> list[No
     return found
 
 
-def _category(el: Node) -> tuple[str | None, str | None]:
-    """("hidden" | "navigation" | "boilerplate" | None, the class/id word that decided it)."""
+def _category(el: Node, in_content: bool | None = None) -> tuple[str | None, str | None]:
+    """("hidden" | "navigation" | "boilerplate" | None, the class/id word that decided it);
+    `in_content`: whether an ancestor of `el` is main/article (looked up when not given)."""
     attrs = el.attrs
     if "hidden" in attrs or attrs.get("aria-hidden") == "true":
         return "hidden", None
@@ -133,7 +137,7 @@ def _category(el: Node) -> tuple[str | None, str | None]:
     if style and _HIDDEN_STYLE.search(style):
         return "hidden", None
     name = el.name
-    if name in _CHROME_TAGS and (name in ("nav", "aside") or not el.has_ancestor(_CONTENT)):
+    if name in _CHROME_TAGS and (name in ("nav", "aside") or not (el.has_ancestor(_CONTENT) if in_content is None else in_content)):
         return "navigation", None
     classes = attrs.get("class") or ""
     ident = attrs.get("id") or ""
@@ -157,20 +161,43 @@ def _category(el: Node) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _protects_content(el: Node, lengths: dict[int, int], total: int, by_hint: bool) -> bool:
+@dataclass
+class _Below:
+    """What the descendants of each element (by id) hold, gathered in one bottom-up pass:
+    a main/article/role=main element, an <h1>, and the text chars of their links."""
+
+    content: dict[int, bool]
+    h1: dict[int, bool]
+    link_chars: dict[int, int]
+
+    @classmethod
+    def of(cls, root: Node, lengths: dict[int, int]) -> _Below:
+        below = cls({}, {}, {})
+        for node in reversed([root, *root.iter()]):  # children before parents
+            content = h1 = False
+            links = 0
+            for child in node.children:
+                if type(child) is not Node:
+                    continue
+                key = id(child)
+                content = content or below.content[key] or child.name in _CONTENT or child.attrs.get("role") == "main"
+                h1 = h1 or below.h1[key] or child.name == "h1"
+                links += below.link_chars[key] + (lengths.get(key, 0) if child.name == "a" else 0)
+            below.content[id(node)], below.h1[id(node)], below.link_chars[id(node)] = content, h1, links
+        return below
+
+
+def _protects_content(el: Node, lengths: dict[int, int], total: int, by_hint: bool, below: _Below | None = None) -> bool:
     """Whether a would-be boilerplate block holds the page's content (a wrapper with a
     misleading class, a header that carries the article title)."""
     if el.name in _PROTECTED:
         return True
-    link_chars = 0
-    for node in el.iter():
-        name = node.name
-        if name in _CONTENT or node.attrs.get("role") == "main":
-            return True
-        if name == "h1" and (by_hint or el.name == "header"):
-            return True
-        if name == "a":
-            link_chars += lengths.get(id(node), 0)
+    below = below or _Below.of(el, lengths)
+    if below.content[id(el)]:
+        return True
+    if below.h1[id(el)] and (by_hint or el.name == "header"):
+        return True
+    link_chars = below.link_chars[id(el)]
     if el.name in _CHROME_TAGS:
         return False  # <nav>, <aside>, a page <header>/<footer> say what they are
     chars = lengths[id(el)]

@@ -14,6 +14,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from compressors.html_blocks import BlockPattern
 from compressors.notes import NOTE_PATTERN, fold_note
 from compressors.relevance import is_error_line, mentions, query_terms
 from compressors.types import Context, Fold, Result
@@ -24,6 +25,7 @@ _BLOCK = re.compile(
     r"|(data:[\w.+-]+/[\w.+-]+;base64,)([A-Za-z0-9+/=]+)",
     re.S | re.I,
 )
+BLOCKS = BlockPattern(_BLOCK, ("script", "style", "svg"), others=("data:",))  # _BLOCK.finditer in linear time
 _NEWLINE = re.compile("\n")
 _ATTR_VALUE = re.compile(r"""=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 _TEXT = re.compile(r">[^<]*<")
@@ -77,7 +79,7 @@ def _fold_blocks(text: str, newlines: list[int], policy: MarkupPolicy) -> tuple[
         for nl in newlines[bisect.bisect_left(newlines, a) : bisect.bisect_left(newlines, b)]:
             starts.append(_line_of(newlines, nl + 1))
 
-    for match in _BLOCK.finditer(text):
+    for match in BLOCKS.finditer(text):
         if match.group(1):
             body_group, unit = 2, "comment"
             detail = f"{len(match.group(2).split()):,} words"

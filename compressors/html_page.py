@@ -17,7 +17,7 @@ from enum import Enum
 from urllib.parse import urlsplit
 
 from compressors.detect import command_file, extension
-from compressors.html_extract import RAW_BLOCKS, Dropped, read_page
+from compressors.html_extract import RAW, Dropped, read_page
 from compressors.html_markup import FILE_READ, GENERAL, fold_markup
 from compressors.notes import fold_note
 from compressors.types import Context, Fold, Result
@@ -111,7 +111,7 @@ def choose_mode(text: str, context: Context) -> Mode:
 def _is_markup(doc: str) -> bool:
     """Whether a document span is really made of HTML elements (a log with `<class 'X'>` reprs
     or an agent's `<output>` wrapper is not): 20+ known tags filling 15%+ of it."""
-    sample = RAW_BLOCKS.sub("", doc[:300_000])  # inline scripts and styles are not text either
+    sample = RAW.sub("", doc[:300_000])  # inline scripts and styles are not text either
     tags = _KNOWN_TAG.findall(sample)
     return len(tags) >= 20 and sum(map(len, tags)) >= 0.15 * len(sample)
 

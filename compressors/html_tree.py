@@ -9,6 +9,7 @@ attributes, children and text.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from html.parser import HTMLParser
 
@@ -124,20 +125,40 @@ class Node:
             self.parent = None
 
 
+def remove_all(nodes: list[Node]) -> None:
+    """Detach every node from its parent, each parent's children rebuilt once (removing
+    them one by one costs a pass over the siblings each: quadratic for thousands of them)."""
+    gone: dict[int, set[int]] = {}
+    parents: dict[int, Node] = {}
+    for node in nodes:
+        if node.parent is not None:
+            gone.setdefault(id(node.parent), set()).add(id(node))
+            parents[id(node.parent)] = node.parent
+            node.parent = None
+    for key, parent in parents.items():
+        ids = gone[key]
+        parent.children = [c for c in parent.children if type(c) is not Node or id(c) not in ids]
+
+
 class _Builder(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.root = Node("#document", {}, None)
         self.stack: list[Node] = [self.root]
         self.open = Counter[str]()  # open elements by name, so most scope searches are skipped
+        # Stack indexes of the open elements, by name (ascending): scope searches look these up
+        # instead of walking the stack, which is as deep as the unclosed elements are many.
+        self.at: dict[str, list[int]] = {}
 
     def _push(self, node: Node) -> None:
+        self.at.setdefault(node.name, []).append(len(self.stack))
         self.stack.append(node)
         self.open[node.name] += 1
 
     def _pop_to(self, index: int) -> None:
         for node in self.stack[index:]:
             self.open[node.name] -= 1
+            self.at[node.name].pop()  # the highest index of its name: it is above the rest
         del self.stack[index:]
 
     def _close_implied(self, tag: str) -> None:
@@ -156,13 +177,15 @@ class _Builder(HTMLParser):
         open <tr>, not just the <td> inside it)."""
         if not any(self.open[name] for name in targets):
             return
+        # The nearest boundary below the top, then the lowest target above it: what walking
+        # the stack down from the top finds, stopping at a boundary (a name in both is a target).
+        floor = max((self.at[name][-1] for name in boundary if self.open[name] and name not in targets), default=0)
         found = 0
-        for i in range(len(self.stack) - 1, 0, -1):
-            name = self.stack[i].name
-            if name in targets:
-                found = i
-            elif name in boundary:
-                break
+        for name in targets:
+            positions = self.at.get(name)
+            if positions and positions[-1] > floor:
+                first = positions[bisect_right(positions, floor)]
+                found = first if not found else min(found, first)
         if found:
             self._pop_to(found)
 
