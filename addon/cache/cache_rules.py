@@ -20,8 +20,8 @@ class CacheRules:
     max_breakpoints: int = 4
     lookback_blocks: int = 20
 
-    def min_cacheable(self, model: str | None) -> int:
-        name = (model or "").lower()
+    def min_cacheable(self, model: object) -> int:
+        name = model.lower() if isinstance(model, str) else ""  # a model that is not a string: the default
         for patterns, tokens in self.min_tokens:
             if any(fnmatchcase(name, p) for p in patterns):
                 return tokens

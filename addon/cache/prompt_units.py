@@ -83,7 +83,7 @@ def unit(path: tuple, value: Any) -> PromptUnit:
     if path[0] in _RENDERED:
         if isinstance(value, str):
             text = value
-        elif isinstance(value, dict) and value.get("type") == "text" and set(value) <= {"type", "text", "cache_control"}:
+        elif isinstance(value, dict) and value.get("type") == "text" and set(value) <= {"type", "text", "cache_control"} and isinstance(value.get("text"), str | None):
             text = value.get("text") or ""  # a plain text block is its text: its lines can be diffed
         else:
             text = json.dumps(without_cache_control(value), ensure_ascii=False, sort_keys=True)

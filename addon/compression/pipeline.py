@@ -33,7 +33,7 @@ from addon.cache.conversation import session_key
 from addon.compression.decision_memo import Decision, DecisionMemo, content_key
 from addon.compression.rewrite_report import RewriteReport, count_tokens_for
 from addon.compression.segment_decisions import CompressFn, Policy, estimate_tokens, plan
-from addon.providers import ParsedRequest, Provider
+from addon.providers import ParsedRequest, Provider, UnknownShape
 from addon.retrieval.retrieval_path import RetrievalPath
 from addon.wire.json_splice import AddMember, Edit, Replacement, splice, value_at
 from compressors import compress

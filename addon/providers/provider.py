@@ -184,7 +184,7 @@ def parse_arguments(raw: Any) -> Mapping[str, Any]:
     if isinstance(raw, str):
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to read
             return {"input": raw}
         return value if isinstance(value, Mapping) else {"input": value}
     return {}

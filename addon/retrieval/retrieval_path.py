@@ -43,6 +43,8 @@ class RetrievalPath:
         if streams and not self.streaming:
             return None
         _, tools = provider.tools_of(document)
+        if tools is not None and not isinstance(tools, list):
+            return None  # `tools` of another type: adding ours would mean a second `tools` member
         return replace(self, tool_name=unique_name(provider.tool_names(tools)), request_streams=streams)
 
     def tool_edit(self, document: dict) -> Edit:

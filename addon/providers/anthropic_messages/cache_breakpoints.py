@@ -42,14 +42,16 @@ class Placement:
 def client_breakpoints(body: dict) -> list[Path]:
     """Paths of the objects carrying a `cache_control` the client set (top level included)."""
     found: list[Path] = [()] if isinstance(body.get("cache_control"), dict) else []
-    for k, tool in enumerate(body.get("tools") or []):
+    tools = body.get("tools")
+    for k, tool in enumerate(tools if isinstance(tools, list) else []):
         if isinstance(tool, dict) and isinstance(tool.get("cache_control"), dict):
             found.append(("tools", k))
     system = body.get("system")
     for k, block in enumerate(system if isinstance(system, list) else []):
         if isinstance(block, dict) and isinstance(block.get("cache_control"), dict):
             found.append(("system", k))
-    for i, message in enumerate(body.get("messages") or []):
+    messages = body.get("messages")
+    for i, message in enumerate(messages if isinstance(messages, list) else []):
         content = message.get("content") if isinstance(message, dict) else None
         for k, block in enumerate(content if isinstance(content, list) else []):
             if isinstance(block, dict) and isinstance(block.get("cache_control"), dict):
@@ -58,7 +60,7 @@ def client_breakpoints(body: dict) -> list[Path]:
 
 
 def _markable(block: Any) -> bool:
-    if not isinstance(block, dict) or block.get("type") in _UNMARKABLE:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str) or block.get("type") in _UNMARKABLE:
         return False
     return not (block.get("type") == "text" and not block.get("text"))
 
@@ -91,7 +93,8 @@ def place(
         return Placement([])
     chars = 0
     front: tuple[Path, int] | None = None
-    for k, tool in enumerate(body.get("tools") or []):
+    tools = body.get("tools")
+    for k, tool in enumerate(tools if isinstance(tools, list) else []):
         chars += _size(tool, ("tools", k))
         if isinstance(tool, dict):
             front = (("tools", k), chars)
@@ -104,7 +107,8 @@ def place(
     elif system is not None:
         chars += _size(system, ("system",))
     blocks: list[tuple[Path | None, int]] = []  # every message block in order, with the prefix size after it
-    for i, message in enumerate(body.get("messages") or []):
+    messages = body.get("messages")
+    for i, message in enumerate(messages if isinstance(messages, list) else []):
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list):
             chars += _size(content or "", ("messages", i))

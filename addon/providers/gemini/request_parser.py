@@ -66,13 +66,19 @@ def parse(body: Any) -> ParsedRequest:
 
 
 def _string_leaves(value: Any, path: tuple) -> list[tuple[tuple, str]]:
-    if isinstance(value, str):
-        return [(path, value)]
-    if isinstance(value, dict):
-        return [leaf for k, v in value.items() for leaf in _string_leaves(v, path + (k,))]
-    if isinstance(value, list):
-        return [leaf for k, v in enumerate(value) for leaf in _string_leaves(v, path + (k,))]
-    return []
+    """Every string in a JSON value with its path, in document order (no recursion: a
+    functionResponse may nest deeper than Python's stack)."""
+    out: list[tuple[tuple, str]] = []
+    stack: list[tuple[tuple, Any]] = [(path, value)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, str):
+            out.append((where, node))
+        elif isinstance(node, dict):
+            stack.extend((where + (k,), v) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((where + (k,), v) for k, v in reversed(list(enumerate(node))))
+    return out
 
 
 def opening(body: dict) -> tuple[Any, Any]:

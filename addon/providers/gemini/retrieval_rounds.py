@@ -31,7 +31,8 @@ def tool_definition(name: str) -> str:
 def tool_names(tools: object) -> set[str]:
     names: set[str] = set()
     for tool in tools if isinstance(tools, list) else []:
-        for declaration in (tool.get("functionDeclarations") or []) if isinstance(tool, dict) else []:
+        declarations = tool.get("functionDeclarations") if isinstance(tool, dict) else None
+        for declaration in declarations if isinstance(declarations, list) else []:
             if isinstance(declaration, dict):
                 names.add(str(declaration.get("name")))
     return names

@@ -26,7 +26,8 @@ def parse(body: Any) -> ParsedRequest:
         if role == "assistant":
             content = message.get("content")
             last_command = shell_command_in(content if isinstance(content, str) else None)
-            for call in message.get("tool_calls") or []:
+            tool_calls = message.get("tool_calls")
+            for call in tool_calls if isinstance(tool_calls, list) else []:
                 function = call.get("function") if isinstance(call, dict) else None
                 if isinstance(function, dict):
                     calls[str(call.get("id"))] = (str(function.get("name")), parse_arguments(function.get("arguments")))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from addon.wire.json_splice import AddMember, Append, Edit, Path, Replacement, SpliceError, splice
 
 FUZZ = settings(
-    max_examples=250,
+    max_examples=150,
     deadline=None,
     derandomize=True,  # reproducible in CI: the same examples every run
     database=None,  # no .hypothesis/ directory in the checkout
@@ -281,7 +282,7 @@ def expected_after(value: Any, edits: list[Edit]) -> Any:
     return out
 
 
-_WS_AT = __import__("re").compile(r"[ \t\n\r]*")
+_WS_AT = re.compile(r"[ \t\n\r]*")
 
 
 def check_bytes(written: Written, result: str, edits: list[Edit]) -> None:
