@@ -53,6 +53,9 @@ def plan(
     replacements: list[Edit] = []
     new_decisions: list[tuple[str, Decision]] = []
     earlier = EarlierOutputs({s.call_id for s in parsed.segments if s.call_id})
+    # Texts the provider has seen whole in this conversation: a fresh copy of one goes whole too,
+    # or its decision (keyed by content) would rewrite the earlier copy on the next request.
+    seen_whole: set[str] = set()
     for segment in parsed.segments:
         report.fresh += segment.fresh
         text_key = content_key(segment.text)
@@ -60,7 +63,7 @@ def plan(
         decision, replayed, key = earlier_output_decision(segment, text_key, earlier, memo)
         if decision is not None:
             decision = with_retrieve_path(decision, segment, replayed, retrieval, report)  # a delta needs one
-        if decision is None:
+        if decision is None and not (segment.fresh and text_key in seen_whole):
             key = text_key
             decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
             if decision is not None and decision.text is not None:
@@ -71,6 +74,8 @@ def plan(
                     safe, replayed = decide_segment(segment, parsed.query, memo, policy, lossless_fn, report.errors)
                 decision = safe
         earlier.add(segment, text_key, forwarded_whole=decision is None or decision.text is None)
+        if not segment.fresh and (decision is None or decision.text is None):
+            seen_whole.add(text_key)
         if decision is not None and not replayed and decision.kind != SMALL:
             new_decisions.append((key, decision))
         if decision is None or decision.text is None:

@@ -435,10 +435,7 @@ def known_aligner_bug(provider: Provider, tree: Any) -> str | None:
 
 
 def known_replay_bug(parsed: ParsedRequest) -> str | None:
-    """The xfail test a body would hit when sent twice, or None."""
-    fresh = {s.text for s in parsed.segments if s.fresh}
-    if any(not s.fresh and s.text in fresh for s in parsed.segments):
-        return "test_history_sent_whole_stays_whole_when_the_same_text_arrives_fresh"
+    """The xfail test a body would hit when sent twice, or None (none left)."""
     return None
 
 
@@ -685,14 +682,6 @@ def test_values_deeper_than_the_recursion_limit_parse(name: str) -> None:
         pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG addon/compression/segment_decisions.py:136-139 (decide_segment): the memo is asked before "
-    "freshness, so a history segment forwarded whole (conversation begun before Headroom ran, or its compressor "
-    "failed then) is compressed on the next request once the same text arrived fresh and was compressed: the "
-    "same body forwarded twice gives different bytes, breaking the provider's cached prefix "
-    "(decision_memo.py's promise: every later request that re-sends it forwards exactly the same bytes)",
-)
 @pytest.mark.parametrize("name", ["anthropic", "gemini"])
 def test_history_sent_whole_stays_whole_when_the_same_text_arrives_fresh(env: Env, name: str) -> None:
     log = LONG_POOL[0]
@@ -705,9 +694,9 @@ def test_history_sent_whole_stays_whole_when_the_same_text_arrives_fresh(env: En
     raw = json.dumps(body).encode()
     memo = env.fresh_memo()
     first, report = rewrite_body(raw, BY_NAME[name], memo, compress_fn=cut, exact_counts=False)
-    assert len(report.rewritten) == 1  # only the fresh copy: the history copy goes whole
+    assert report.rewritten == []  # the provider saw this text whole: its fresh copy goes whole too
     second, _ = rewrite_body(raw, BY_NAME[name], memo, compress_fn=cut, exact_counts=False)
-    assert second == first
+    assert second == first == raw
 
 
 def test_aligner_takes_a_list_valued_block_type(env: Env) -> None:
