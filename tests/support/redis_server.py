@@ -56,6 +56,17 @@ class RedisServer:
     def stop(self) -> None:
         stop_process(self.process)
 
+    def start_again(self) -> None:
+        """Start a fresh (empty) redis-server on the same port, as after an outage."""
+        command = [
+            require_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(self.directory), "--daemonize", "no",
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
+        if not _wait_for_pong(self):
+            raise RuntimeError(f"redis-server did not start again:\n{self.log.read_text(errors='replace')[-2000:]}")
+
 
 def start_redis_server(directory: Path, attempts: int = 3) -> RedisServer:
     """Start redis-server in `directory` on a free port (retried: the port may be taken meanwhile)."""
