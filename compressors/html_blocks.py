@@ -72,3 +72,13 @@ class BlockPattern:
             return text
         pieces.append(text[cursor:])
         return "".join(pieces)
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def replace_tags(text: str, repl: str) -> str:
+    """`re.sub(r"<[^>]*>", repl, text)` in linear time (`repl` without backslashes). No `<` after
+    the last `>` can match, yet the regex scans to the end of the text from each of them."""
+    last = text.rfind(">") + 1
+    return _TAG.sub(repl, text[:last]) + text[last:]

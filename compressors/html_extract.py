@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from compressors.html_blocks import BlockPattern
+from compressors.html_blocks import BlockPattern, replace_tags
 from compressors.html_render import render_text
 from compressors.html_tree import Node, parse, remove_all
 from compressors.relevance import is_error_line
@@ -79,7 +79,7 @@ def strip_raw_blocks(html: str, dropped: Dropped) -> str:
             tag = match.group(2).lower()
             dropped.raw[tag] += 1
             if tag == "noscript":
-                dropped.raw_words += len(re.sub(r"<[^>]*>", " ", match.group(3)).split())
+                dropped.raw_words += len(replace_tags(match.group(3), " ").split())
         return ""
 
     return RAW.sub(cut, html)

@@ -14,7 +14,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from compressors.html_blocks import BlockPattern
+from compressors.html_blocks import BlockPattern, replace_tags
 from compressors.notes import NOTE_PATTERN, fold_note
 from compressors.relevance import is_error_line, mentions, query_terms
 from compressors.types import Context, Fold, Result
@@ -29,7 +29,6 @@ BLOCKS = BlockPattern(_BLOCK, ("script", "style", "svg"), others=("data:",))  # 
 _NEWLINE = re.compile("\n")
 _ATTR_VALUE = re.compile(r"""=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 _TEXT = re.compile(r">[^<]*<")
-_OUTSIDE_TAGS = re.compile(r"<[^>]*>")
 _TAG_NAME = re.compile(r"<(/?[A-Za-z][\w:-]*)")
 _SALIENT = re.compile(r"\b(selected|checked|aria-current|active|current)\b", re.I)
 RUN_HEAD = 3
@@ -154,7 +153,7 @@ def _run_end(shapes: list[str], lines: list[str], i: int) -> int:
 
 def _tag_dominated(line: str) -> bool:
     """Whether a line is mostly markup: lines that are mostly text are content and never fold."""
-    text = _OUTSIDE_TAGS.sub("", line).strip()
+    text = replace_tags(line, "").strip()
     return len(text) <= 0.6 * len(line.strip())
 
 
@@ -163,7 +162,7 @@ def _salient(line: str, terms: frozenset[str]) -> bool:
     which every line of a run shares, do not count)."""
     if _SALIENT.search(line) or is_error_line(line):
         return True
-    values = " ".join(_ATTR_VALUE.findall(line)) + " " + _OUTSIDE_TAGS.sub(" ", line)
+    values = " ".join(_ATTR_VALUE.findall(line)) + " " + replace_tags(line, " ")
     return mentions(values, terms)
 
 

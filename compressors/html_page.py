@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from compressors.detect import command_file, extension
 from compressors.html_extract import RAW, Dropped, read_page
 from compressors.html_markup import FILE_READ, GENERAL, fold_markup
+from compressors.html_tree import Unparseable
 from compressors.notes import fold_note
 from compressors.types import Context, Fold, Result
 
@@ -158,11 +159,11 @@ def _base_host(context: Context) -> str:
 
 def _page_result(text: str, context: Context) -> Result | None:
     """The reader view of the document in `text`, with the text around it kept as it is;
-    None when the document cannot be walked (nesting too deep)."""
+    None when the document cannot be walked (nesting too deep) or parsed (see html_tree.parse)."""
     begin, end = document_span(text)
     try:
         page = read_page(text[begin:end], _base_host(context))
-    except RecursionError:
+    except (RecursionError, Unparseable):
         return None
     body = page.text
     if page.title and not _title_shown(page.title, body):

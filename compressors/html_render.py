@@ -282,7 +282,7 @@ _CELL_BLOCKS = frozenset("table p div ul ol pre h1 h2 h3 h4 blockquote form".spl
 
 
 def _has_block(cell: Node) -> bool:
-    return any(node.name in _CELL_BLOCKS for node in cell.iter())
+    return any(node.name in _CELL_BLOCKS for node in cell.walk())
 
 
 def _rows(table: Node) -> list[list[Node]] | None:

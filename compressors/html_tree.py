@@ -9,8 +9,10 @@ attributes, children and text.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from html.parser import HTMLParser
 
 VOID = frozenset(
@@ -73,6 +75,14 @@ class Node:
             out.append(node)
             stack.extend(reversed(node.elements()))
         return out
+
+    def walk(self) -> Iterator[Node]:
+        """iter(), lazily: a search that stops at its first hit does not list the whole subtree."""
+        stack = list(reversed(self.elements()))
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.elements()))
 
     def find_all(self, names: frozenset[str] | set[str]) -> list[Node]:
         """Descendant elements with one of the names, in document order."""
@@ -227,9 +237,48 @@ def _attr_dict(attrs: list[tuple[str, str | None]]) -> dict[str, str]:
     return out
 
 
+class Unparseable(ValueError):
+    """HTML the standard tokenizer fails on, or would take quadratic time over."""
+
+
+# The standard tokenizer (html.parser, in Python 3.11 at least) searches from each opener
+# that never closes to the end of the text: each `<!--` after the last `-->`, each `<![` after the
+# last `]>`, each tag opener after the last `>` (thousands of them: minutes). Past this many
+# characters searched in all, the text is not parsed (callers fall back to other treatments).
+MAX_UNCLOSED_SCAN = 20_000_000
+_COMMENT_CLOSE = re.compile(r"--\s*>")
+_SECTION_CLOSE = re.compile(r"\]\s*>")
+_TAG_OPENER = re.compile(r"<[A-Za-z!/?]")
+
+
+def _unclosed_scan(html: str) -> int:
+    """About how many characters the tokenizer would search for closers that are not there."""
+    total = 0
+    for opener, closer in (("<!--", _COMMENT_CLOSE), ("<![", _SECTION_CLOSE)):
+        first = html.find(opener)
+        if first < 0:
+            continue
+        last_close = -1
+        for last_close_match in closer.finditer(html, first):
+            last_close = last_close_match.start()
+        start = max(first, last_close - len(opener) + 1)  # openers from here on find no closer
+        if (count := html.count(opener, start)) > 0:
+            total += count * (len(html) - html.find(opener, start))
+    last_gt = html.rfind(">") + 1
+    if openers := sum(1 for _ in _TAG_OPENER.finditer(html, last_gt)):
+        total += openers * (len(html) - last_gt)
+    return total
+
+
 def parse(html: str) -> Node:
-    """The document tree of `html` (a `#document` node); never raises on malformed input."""
+    """The document tree of `html` (a `#document` node); raises `Unparseable` (only) for text
+    the tokenizer rejects or would take quadratic time over."""
+    if _unclosed_scan(html) > MAX_UNCLOSED_SCAN:
+        raise Unparseable("too many unclosed comments, sections or tags to tokenize in linear time")
     builder = _Builder()
-    builder.feed(html)
-    builder.close()
+    try:
+        builder.feed(html)
+        builder.close()
+    except AssertionError as error:  # html.parser asserts on some input (`<![foo[`)
+        raise Unparseable(str(error)) from error
     return builder.root

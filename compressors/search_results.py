@@ -46,8 +46,11 @@ COMMON_TERM, COMMON_LINES = 0.05, 10  # a query term on more lines than this (sh
 _MATCH = re.compile(r"^([^\s:]+):(\d+):")  # path:12:text
 _CONTEXT = re.compile(r"-(\d+)-")  # path-12-text (the path may hold dashes)
 _NUMBERED = re.compile(r"^(\d+)(:|-(?!\d))")  # 12:text in one file, or under an rg heading
-_PATH_TEXT = re.compile(r"^([^\s:]*[/.][^\s:]*\w):")  # path:text (grep -r without -n)
-_GREP_ANY = re.compile(r"^([^\s:]*[/.][^\s:]*\w):|^[^\s:]+?-\d+-")  # path:text, path-12-text
+# The lookahead (the first run of non-space non-colon chars ends with a word char and a colon)
+# is what the rest needs anyway; checked first, possessively, it spares the rest from
+# backtracking over every "/" or "." of a long line that has no such colon (quadratic).
+_PATH_TEXT = re.compile(r"^(?=[^\s:]*+(?<=\w):)([^\s:]*[/.][^\s:]*\w):")  # path:text (grep -r without -n)
+_GREP_ANY = re.compile(r"^(?=[^\s:]*+(?<=\w):)([^\s:]*[/.][^\s:]*\w):|^[^\s:]+?-\d+-")  # path:text, path-12-text
 _PATHY = re.compile(r"^(?:\.{0,2}/)?[\w.@+~-][^\s:]*$")
 _DEFINITION = re.compile(
     r"\b(def|class|function|func|fn|interface|struct|enum|trait|impl|module|type)\s+[A-Za-z_]"

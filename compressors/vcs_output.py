@@ -38,7 +38,9 @@ _HUNK = re.compile(r"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@")
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,64}\b")
 _META = re.compile(r"^(Author|AuthorDate|Commit|CommitDate|Date|Merge|Reflog|Signed-off-by):\s")
 _ONELINE = re.compile(r"^(\*\s+)?[0-9a-f]{7,40} \S")
-_BLAME = re.compile(r"^\^?[0-9a-f]{7,40} (\S+ )?\(.*?\d{4}-\d\d-\d\d .*?\s\d+\)")
+# The first date is the one to try: when the line number after it is missing, no later date
+# has one either, so the atomic group keeps the regex from retrying at each (quadratic).
+_BLAME = re.compile(r"^\^?[0-9a-f]{7,40} (\S+ )?\((?>.*?\d{4}-\d\d-\d\d ).*?\s\d+\)")
 _STATUS_CHANGE = re.compile(
     r"^\t(modified|new file|deleted|renamed|copied|typechange|both modified|both added|both deleted|"
     r"added by us|added by them|deleted by us|deleted by them):\s"

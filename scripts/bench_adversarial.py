@@ -3,22 +3,25 @@
 Each kind the router can pick (json, html, code, log, test, search, records, diff, build, text,
 and `auto`, the router's own choice) is forced through `compressors.compress(text, context,
 kind=...)` with a context that lets that compressor run (a `cat x.py` for code, `pytest` for
-test, ...), on inputs at two or three sizes: runs of identical lines, identical lines interleaved
-with a counter, a few templates repeated, one huge line, 100k short lines, JSON nested 10,000
-deep, 10k-element arrays, a 2 MB random-lines log, unclosed and nested HTML, many functions,
+test, ...), on inputs at two sizes (10x apart): runs of identical lines, identical lines
+interleaved with a counter, a few templates repeated, one huge line, 100k short lines, JSON nested
+10,000 deep, 10k-element arrays, a 2 MB random-lines log, unclosed, nested and wide HTML, unclosed
+comments and scripts, one long line of "1.1.1…" or of dates (regex backtracking), many functions,
 a long diff, grep output and a failing test run.
 
 Prints ms and ms per MB for each kind and input and, per kind, the worst ms/MB at each input's
 largest size and the worst growth of ms/MB from an input's smallest to its largest size (a
 linear compressor stays near 1x; a quadratic one grows with the size ratio, ~10x here).
 A case that raises (a RecursionError escaping a compressor) or runs past --timeout is reported
-and makes the exit status 1.
+and makes the exit status 1 (the timeout interrupts Python code; a regex stuck in its C loop
+is only stopped when it returns). The whole run takes about 50 s on one core.
 Usage: scripts/bench_adversarial.py [--kinds json,log,...] [--inputs NAME,...] [--scale F] [--timeout S] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import signal
@@ -114,6 +117,18 @@ def nested_html(n: int) -> str:
     return "<html><body>" + '<div class="sidebar"><header><h1>t</h1>' * n + "text " * 50 + "</header></div>" * n + "</body></html>"
 
 
+def unclosed_comments(n: int) -> str:
+    return "<html><body><p>text</p>" + "<!-- note <script>x " * n
+
+
+def dotted_line(n: int) -> str:
+    return "1." * (n // 2)
+
+
+def blame_line(n: int) -> str:
+    return "0123abc (someone " + "2024-01-01 " * (n // 11)
+
+
 def wide_html(n: int) -> str:
     return "<html><body><main>" + "".join(f"<p>paragraph {i} with <a href='/x/{i}'>a link</a></p><meta name=m{i}>" for i in range(n)) + "</main></body></html>"
 
@@ -148,7 +163,7 @@ class Input:
 INPUTS = (
     Input("identical lines", identical, (2_000, 20_000), "lines"),
     Input("identical+counter", interleaved, (2_000, 20_000), "lines"),
-    Input("5 templates", templates, (2_000, 20_000), "lines"),
+    Input("5 templates", templates, (1_000, 10_000), "lines"),
     Input("one huge line", huge_line, (200_000, 2_000_000), "chars"),
     Input("short lines", short_lines, (10_000, 100_000), "lines"),
     Input("random-lines log", random_log, (200_000, 2_000_000), "chars"),
@@ -159,10 +174,13 @@ INPUTS = (
     Input("unclosed HTML", unclosed_html, (1_000, 10_000), "blocks"),
     Input("nested HTML", nested_html, (100, 1_000), "levels"),
     Input("wide HTML", wide_html, (1_000, 10_000), "blocks"),
-    Input("functions", functions, (500, 5_000), "defs"),
-    Input("long diff", long_diff, (500, 5_000), "hunks"),
-    Input("grep output", grep_output, (2_000, 20_000), "lines"),
-    Input("failing tests", failing_tests, (1_000, 10_000), "tests"),
+    Input("unclosed comments", unclosed_comments, (1_000, 10_000), "blocks"),
+    Input("dotted line", dotted_line, (100_000, 1_000_000), "chars"),
+    Input("blame-like line", blame_line, (100_000, 1_000_000), "chars"),
+    Input("functions", functions, (200, 2_000), "defs"),
+    Input("long diff", long_diff, (200, 2_000), "hunks"),
+    Input("grep output", grep_output, (1_000, 10_000), "lines"),
+    Input("failing tests", failing_tests, (500, 5_000), "tests"),
 )
 
 
@@ -175,11 +193,22 @@ def _alarm(signum: int, frame: object) -> None:
 
 
 def measure(text: str, kind: str, timeout: float) -> tuple[float, str, float]:
-    """(ms, status, output chars / input chars) for one compression."""
-    handler = signal.signal(signal.SIGALRM, _alarm) if hasattr(signal, "SIGALRM") else None
+    """(ms, status, output chars / input chars) for one compression; the best of three when
+    it takes under 50 ms (small cases are noisy, and growth is measured from them)."""
+    best = measure_once(text, kind, timeout)
+    for _ in range(2):
+        if best[0] >= 50 or best[1] != "ok":
+            break
+        best = min(best, measure_once(text, kind, timeout))
+    return best
+
+
+def measure_once(text: str, kind: str, timeout: float) -> tuple[float, str, float]:
+    alarm = hasattr(signal, "SIGALRM")  # no timeout where there is none (Windows)
+    handler = signal.signal(signal.SIGALRM, _alarm) if alarm else None
     start = time.perf_counter()
     try:
-        if handler is not None:
+        if alarm:
             signal.setitimer(signal.ITIMER_REAL, timeout)
         result = compress(text, CONTEXTS[kind], kind=kind)
         status, ratio = "ok", len(result.text) / max(1, len(text))
@@ -188,7 +217,7 @@ def measure(text: str, kind: str, timeout: float) -> tuple[float, str, float]:
     except Exception as e:  # noqa: BLE001 - a crash is what the benchmark reports
         status, ratio = f"{type(e).__name__}", 1.0
     finally:
-        if handler is not None:
+        if alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, handler)
     return (time.perf_counter() - start) * 1000, status, ratio
@@ -198,18 +227,25 @@ def run(kinds: list[str], inputs: list[Input], scale: float, timeout: float) -> 
     texts = {(inp.name, size): inp.make(max(1, int(size * scale))) for inp in inputs for size in inp.sizes}
     for kind in kinds:  # import each compressor (and load the text model) outside the timings
         compress("warm up line\n" * 50 + "x" * 600, CONTEXTS[kind], kind=kind)
+    # The imports leave ~400k long-lived objects (the text model's libraries) that every full
+    # garbage collection would walk again, at a cost unrelated to the case being timed.
+    gc.collect()
+    gc.freeze()
     rows: list[dict] = []
-    for kind in kinds:
-        for inp in inputs:
-            for size in inp.sizes:
-                text = texts[(inp.name, size)]
-                ms, status, ratio = measure(text, kind, timeout)
-                mb = len(text.encode("utf-8", "surrogatepass")) / 1e6
-                rows.append({"kind": kind, "input": inp.name, "size": max(1, int(size * scale)), "unit": inp.unit,
-                             "bytes": int(mb * 1e6), "ms": round(ms, 2), "ms_per_mb": round(ms / mb, 1),
-                             "kept_pct": round(100 * ratio, 1), "status": status})  # fmt: skip
-                if status == "timeout":
-                    break  # the larger sizes would only take longer
+    try:
+        for kind in kinds:
+            for inp in inputs:
+                for size in inp.sizes:
+                    text = texts[(inp.name, size)]
+                    ms, status, ratio = measure(text, kind, timeout)
+                    mb = len(text.encode("utf-8", "surrogatepass")) / 1e6
+                    rows.append({"kind": kind, "input": inp.name, "size": max(1, int(size * scale)), "unit": inp.unit,
+                                 "bytes": int(mb * 1e6), "ms": round(ms, 2), "ms_per_mb": round(ms / mb, 1),
+                                 "kept_pct": round(100 * ratio, 1), "status": status})  # fmt: skip
+                    if status == "timeout":
+                        break  # the larger sizes would only take longer
+    finally:
+        gc.unfreeze()
     return {"rows": rows, "kinds": summarize(rows, kinds), "timeout_s": timeout}
 
 
