@@ -148,6 +148,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=0, help="headroom_processes for the Headroom arm")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="headroom-load-"))
@@ -155,7 +156,8 @@ def main() -> int:
     mock = MockProvider(tls).start()
     routes = {host: mock.port for host in INTERCEPTED}
     results = {}
-    for arm, options in (("mitmdump alone", ["headroom_enabled=false"]), ("with Headroom", [])):
+    headroom_arm = "with Headroom" + (f", {args.processes} worker processes" if args.processes else "")
+    for arm, options in (("mitmdump alone", ["headroom_enabled=false"]), (headroom_arm, [f"headroom_processes={args.processes}"])):
         lag = work / f"lag-{len(results)}.json"
         proxy = Proxy(work / f"home{len(results)}", tls, routes, options=[*options, f"reroute_loop_lag_file={lag}"]).start()
         try:

@@ -9,14 +9,22 @@ the model budget. Past it the segment goes out whole, the decision is memoised l
 (so later requests re-send the same bytes) and the event is counted. A compressor that overruns
 keeps its thread until it finishes (Python threads cannot be stopped); the pool is bounded, so a
 burst of slow inputs waits in its queue and the requests behind it still leave on time.
+
+With `processes` > 0 the compressions run in that many worker processes instead (spawned at
+start, each loading the compressors and the text model once), so their CPU work no longer
+shares the event loop's GIL; until the workers are ready, and if the pool ever breaks, the
+threads serve.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, TimeoutError
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, TimeoutError, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from compressors import Context, Result, Settings, compress
@@ -47,9 +55,24 @@ class CompressBudget:
     model_s: float = 2.0
     workers: int = 4
     counters: Counter = field(default_factory=Counter)
+    processes: int = 0  # worker processes (0: threads of this process)
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="headroom-compress")
+        self._processes: ProcessPoolExecutor | None = None
+        self._ready = threading.Event()
+
+    def start(self) -> None:
+        """Spawn the worker processes, if any; they serve once each has warmed up."""
+        if self.processes < 1 or self._processes is not None:
+            return
+        pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm_worker)
+        self._processes = pool
+        pings = [pool.submit(time.monotonic) for _ in range(self.processes)]
+        threading.Thread(target=lambda: (wait(pings), self._ready.set()), name="headroom-workers-ready", daemon=True).start()
+
+    def _executor(self) -> Executor:
+        return self._processes if self._processes is not None and self._ready.is_set() else self._pool
 
     def deadline(self) -> float:
         """The monotonic time by which a request's non-model compression must be done."""
@@ -62,9 +85,19 @@ class CompressBudget:
         left = limit - time.monotonic()
         if left <= 0:
             return self._over(text, context, "no time left in the request's budget")
-        future = self._pool.submit(compress, text, context, settings=settings)
+        try:
+            future = self._executor().submit(compress, text, context, settings=settings)
+        except BrokenProcessPool:  # a worker died: the threads serve from now on
+            self._ready.clear()
+            self.counters["compress_workers_broken"] += 1
+            log.warning("headroom: the compression workers stopped; compressing in this process")
+            future = self._pool.submit(compress, text, context, settings=settings)
         try:
             return future.result(timeout=left)
+        except BrokenProcessPool:
+            self._ready.clear()
+            self.counters["compress_workers_broken"] += 1
+            return self._over(text, context, "lost its worker process")
         except TimeoutError:
             future.cancel()  # if it has not started; a running one finishes on its own thread
             return self._over(text, context, f"over {left * 1000:.0f} ms")
@@ -76,3 +109,21 @@ class CompressBudget:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.shutdown(wait=False, cancel_futures=True)
+
+
+def warm_worker() -> None:
+    """A worker process's start: every compressor module, the tokenizer and the text model, once."""
+    from compressors.router import REGISTRY, load
+    from compressors.tokens import count_tokens
+
+    for kind in REGISTRY:
+        load(kind)
+    count_tokens("warm up")
+    try:
+        from compressors.text_model import load_model
+
+        load_model()
+    except Exception as e:  # no model: the statistical fallback serves plain text
+        log.info("headroom: text model not loaded in a worker (%s: %s)", type(e).__name__, e)

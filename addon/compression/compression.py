@@ -44,9 +44,9 @@ def _load_text_model() -> None:
 
 
 def _load_compressors() -> None:
-    from compressors.router import load
+    from compressors.router import REGISTRY, load
 
-    for kind in KINDS:
+    for kind in REGISTRY:
         load(kind)
 
 
@@ -73,6 +73,7 @@ class Compression:
         self.count_executor = ThreadPoolExecutor(1, thread_name_prefix="headroom-count")
         self.policy = Policy()
         self.budget = CompressBudget(counters=services.counters)
+        self._running = False
         self._background: set[asyncio.Future] = set()
 
     def load(self, loader) -> None:
@@ -83,6 +84,10 @@ class Compression:
         )
         loader.add_option("headroom_max_body_mb", int, 16, "Pass bodies larger than this through untouched.")
         loader.add_option("headroom_workers", int, 2, "Threads that run compression off the event loop.")
+        loader.add_option(
+            "headroom_processes", int, 0,
+            "Worker processes for compression (0: threads of the proxy's own process, sharing its GIL).",
+        )
         loader.add_option(
             "headroom_budget_ms", int, int(CompressBudget.base_s * 1000),
             "Longest a request waits for compression; a segment past it goes whole (remembered so).",
@@ -116,13 +121,19 @@ class Compression:
             if self.executor:
                 self.executor.shutdown(wait=False)
             self.executor = ThreadPoolExecutor(ctx.options.headroom_workers, thread_name_prefix="headroom")
-        if updated & {"headroom_workers", "headroom_budget_ms", "headroom_model_budget_ms"}:
+        if updated & {"headroom_workers", "headroom_budget_ms", "headroom_model_budget_ms", "headroom_processes"}:
             if ctx.options.headroom_budget_ms < 1 or ctx.options.headroom_model_budget_ms < 0:
                 raise exceptions.OptionsError("headroom_budget_ms must be at least 1 and headroom_model_budget_ms at least 0")
             self.budget.shutdown()
             self.budget = CompressBudget(
-                ctx.options.headroom_budget_ms / 1000, ctx.options.headroom_model_budget_ms / 1000, 2 * ctx.options.headroom_workers, self.counters
+                ctx.options.headroom_budget_ms / 1000,
+                ctx.options.headroom_model_budget_ms / 1000,
+                2 * ctx.options.headroom_workers,
+                self.counters,
+                max(0, ctx.options.headroom_processes),
             )
+            if self._running:
+                self.budget.start()
         if updated & {"headroom_min_tokens", "headroom_min_saving_pct"}:
             pct = ctx.options.headroom_min_saving_pct
             if not 0 <= pct <= 100:
@@ -157,6 +168,8 @@ class Compression:
     def running(self) -> None:
         # Load the tokenizer and the text model now, in a worker, rather than inside the first
         # request that needs them (the model takes seconds to load).
+        self._running = True
+        self.budget.start()
         self.count_executor.submit(count_tokens, "warm up")
         self.count_executor.submit(_load_compressors)  # their first use must not eat a request's budget
         threading.Thread(target=_load_text_model, name="headroom-text-model", daemon=True).start()
