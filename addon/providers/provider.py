@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import ModuleType
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -141,34 +142,43 @@ class Provider:
         raise NotImplementedError
 
     # ---- retrieval ----------------------------------------------------------------------
+    # A provider with retrieval names its retrieval_rounds module, which holds these functions
+    # under the same names; the methods below are that module's.
+
+    rounds: ModuleType | None = None
 
     def tool_definition(self, name: str) -> str:
         """The retrieve tool as a JSON literal in this API's format (always the same bytes)."""
-        raise NotImplementedError
+        return self._rounds().tool_definition(name)
 
     def tool_names(self, tools: object) -> set[str]:
         """Names of the tools a request already defines."""
-        raise NotImplementedError
+        return self._rounds().tool_names(tools)
 
     def retrieve_calls(self, response: Any, tool_name: str) -> list[RetrieveCall]:
         """The retrieve tool calls in a non-streamed response (providers with `answerable_rounds`)."""
-        return []
+        return self.rounds.retrieve_calls(response, tool_name) if self.rounds is not None else []
 
     def follow_up_body(self, body: str, response: Any, tool_name: str, answers: dict[str, str]) -> str:
         """The forwarded body plus the assistant turn (retrieve calls only) and the tool results."""
-        raise NotImplementedError
+        return self._rounds().follow_up_body(body, response, tool_name, answers)
 
     def without_retrieve_calls(self, response: Any, tool_name: str, note: str) -> Any:
         """The response with its retrieve calls removed (the round limit was reached)."""
-        raise NotImplementedError
+        return self._rounds().without_retrieve_calls(response, tool_name, note)
 
     def final_response(self, rounds: list[Any]) -> Any:
         """What the client gets: the last round, with usage summed over all rounds."""
-        raise NotImplementedError
+        return self._rounds().final_response(rounds)
 
     def answers_retrieve(self, body: dict, tool_prefix: str) -> bool:
         """Whether a follow-up body ends with the answer to a retrieve call."""
-        return False
+        return self.rounds.answers_retrieve(body, tool_prefix) if self.rounds is not None else False
+
+    def _rounds(self) -> ModuleType:
+        if self.rounds is None:
+            raise NotImplementedError(f"{self.name} has no retrieval")
+        return self.rounds
 
     def splicer(self, tool_name: str) -> Splicer | None:
         """A splicer for streamed responses that may hold retrieve calls, where there is one."""

@@ -49,11 +49,5 @@ class Gemini(Provider):
     usage_of = staticmethod(usage_of)
     stream_usage = staticmethod(GeminiStreamUsage)
 
-    tool_definition = staticmethod(retrieval_rounds.tool_definition)
-    tool_names = staticmethod(retrieval_rounds.tool_names)
-    retrieve_calls = staticmethod(retrieval_rounds.retrieve_calls)
-    follow_up_body = staticmethod(retrieval_rounds.follow_up_body)
-    without_retrieve_calls = staticmethod(retrieval_rounds.without_retrieve_calls)
-    final_response = staticmethod(retrieval_rounds.final_response)
-    answers_retrieve = staticmethod(retrieval_rounds.answers_retrieve)
+    rounds = retrieval_rounds
     splicer = staticmethod(GeminiSplicer)
