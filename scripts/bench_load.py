@@ -4,7 +4,7 @@ Starts the TLS mock provider (tests/support) and two mitmdump processes (both wi
 reroute addon, which also measures event-loop stalls; one with addon/headroom.py). Each of
 `--clients` clients runs a conversation of `--turns` streamed Anthropic requests, every turn
 adding a fresh 50-200 KB tool output (build logs, a few distinct per turn) to the history, as an
-agent loop does. Per arm: requests completed, errors, streams that lost, duplicated or reordered
+agent loop does, with a session header as Claude Code sends one. Per arm: requests completed, errors, streams that lost, duplicated or reordered
 events, bodies the mock could not parse, time to first byte p50/p99, wall time, the proxy's peak
 RSS, and event-loop stalls (a 10 ms tick firing over 100 ms late).
 
@@ -59,7 +59,9 @@ async def one_client(http: httpx.AsyncClient, client: int, turns: int, figures: 
         first: float | None = None
         events: list[dict] = []
         try:
-            async with http.stream("POST", URL, content=body, headers=HEADERS) as response:
+            # Each client names its session as Claude Code does (x-claude-code-session-id).
+            headers = {**HEADERS, "x-claude-code-session-id": f"load-session-{client}"}
+            async with http.stream("POST", URL, content=body, headers=headers) as response:
                 if response.status_code != 200:
                     figures["errors"] += 1
                     await response.aread()
@@ -128,6 +130,8 @@ def run_arm(proxy: Proxy, mock: MockProvider, clients: int, turns: int, lag_file
     figures["max_stall_ms"] = max(stalls, default=0.0)
     figures["invalid_bodies"] = sum(1 for r in mock.received if not _parses(r.body))
     figures["peak_rss_mb"] = max(rss, default=0.0)
+    stacks = Path(str(lag_file) + ".stacks")
+    figures["stall_stacks"] = json.loads(stacks.read_text()) if stacks.exists() else []
     return figures
 
 
@@ -149,6 +153,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--processes", type=int, default=0, help="headroom_processes for the Headroom arm")
+    parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="an extra option for the Headroom arm")
+    parser.add_argument("--stacks", action="store_true", help="print where the event loop was during stalls")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="headroom-load-"))
@@ -157,7 +163,7 @@ def main() -> int:
     routes = {host: mock.port for host in INTERCEPTED}
     results = {}
     headroom_arm = "with Headroom" + (f", {args.processes} worker processes" if args.processes else "")
-    for arm, options in (("mitmdump alone", ["headroom_enabled=false"]), (headroom_arm, [f"headroom_processes={args.processes}"])):
+    for arm, options in (("mitmdump alone", ["headroom_enabled=false"]), (headroom_arm, [f"headroom_processes={args.processes}", *args.set])):
         lag = work / f"lag-{len(results)}.json"
         proxy = Proxy(work / f"home{len(results)}", tls, routes, options=[*options, f"reroute_loop_lag_file={lag}"]).start()
         try:
@@ -181,6 +187,11 @@ def main() -> int:
         }
         for arm, f in results.items()
     }
+    if args.stacks:
+        for arm, f in results.items():
+            print(f"== where the event loop was while a tick was overdue ({arm}): samples, stack (innermost first)")
+            for stack, count in f["stall_stacks"][:15]:
+                print(f"{count:5d}  {stack}")
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

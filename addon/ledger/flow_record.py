@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from addon.cache.conversation import session_key
+from addon.cache.conversation import SESSION_HEADERS, session_key
 from addon.ledger.ledger_table import LedgerRow, SegmentFigures
 from addon.ledger.pricing import PricingTable, request_cost, segment_saving
 from addon.retrieval.retrieve_tool import TOOL_NAME
@@ -54,6 +54,14 @@ def websocket_usage(provider: Provider, message: bytes) -> Usage | None:
     return provider.usage_of(event.get("response")) if isinstance(event, dict) else None
 
 
+def request_document(raw: bytes | None) -> dict | None:
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def model_of(facts: FlowFacts, body: dict | None, usage: Usage | None) -> str | None:
     """The model that answered, else the one asked for (Gemini names it in the path)."""
     if usage is not None and usage.model:
@@ -76,16 +84,15 @@ def segments_of(meta: dict[str, Any]) -> list[SegmentFigures]:
 
 def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
     """The ledger row of one flow (runs on the writer thread: parses bodies, prices usage)."""
-    try:
-        body = json.loads(facts.request_body) if facts.request_body else None
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
-        body = None
-    body = body if isinstance(body, dict) else None
     provider = provider_named(facts.provider)
     if facts.websocket:
         usage = websocket_usage(provider, facts.response_body or b"")
     else:
         usage = facts.streamed_usage if facts.streamed else parse_usage_bytes(provider, facts.response_body or b"")
+    # The request body (up to megabytes) is parsed only when something needs it: parsing holds
+    # the GIL, and the event loop waits meanwhile (scripts/bench_load.py's stalls).
+    needs_body = facts.follow_up or usage is None or not usage.model or not any(facts.headers.get(n) for n in SESSION_HEADERS)
+    body = request_document(facts.request_body) if needs_body else None
     model = model_of(facts, body, usage)
     meta = facts.meta
     errors = [str(e) for e in meta.get("errors") or []] + ([str(meta["error"])] if meta.get("error") else [])

@@ -27,11 +27,32 @@ class Reroute:
             self._lag_task = asyncio.ensure_future(self._watch_loop(ctx.options.reroute_loop_lag_file))
 
     async def _watch_loop(self, path: str) -> None:
-        """A 10 ms tick: how late each one fires is how long the loop was blocked."""
+        """A 10 ms tick: how late each one fires is how long the loop was blocked. A watchdog
+        thread samples the loop thread's stack while a tick is overdue (to `path`.stacks)."""
+        import collections
+        import sys
+        import threading
+        import traceback
+
         stalls: list[float] = []
         written = time.monotonic()
+        loop_thread = threading.get_ident()
+        self._tick = time.monotonic()
+        seen: collections.Counter = collections.Counter()
+
+        def watchdog() -> None:
+            while True:
+                time.sleep(0.02)
+                if time.monotonic() - self._tick > 0.1:
+                    frame = sys._current_frames().get(loop_thread)
+                    if frame is not None:
+                        stack = traceback.extract_stack(frame)[-12:]
+                        seen[" <- ".join(f"{f.name}@{f.filename.rsplit('/', 2)[-2:][-1]}:{f.lineno}" for f in reversed(stack))] += 1
+
+        threading.Thread(target=watchdog, daemon=True).start()
         while True:
             before = time.monotonic()
+            self._tick = before
             await asyncio.sleep(0.01)
             late = (time.monotonic() - before - 0.01) * 1000
             if late > 20:
@@ -39,6 +60,8 @@ class Reroute:
             if time.monotonic() - written > 0.5:
                 with open(path, "w") as f:
                     json.dump(stalls, f)
+                with open(path + ".stacks", "w") as f:
+                    json.dump(seen.most_common(40), f, indent=1)
                 written = time.monotonic()
 
     def configure(self, updated: set[str]) -> None:
