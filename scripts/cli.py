@@ -207,6 +207,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HEADROOM_TEXT_BACKEND", "numpy")
+    from scripts.doctor import redis_url_from_env, run_checks
+
+    checks = run_checks(args.host, args.port, args.redis or redis_url_from_env())
+    if args.json:
+        print(json.dumps([c.as_dict() for c in checks], indent=2))
+    else:
+        for check in checks:
+            print(check.line())
+    return 0 if all(c.ok or not c.required for c in checks) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headroom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -238,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hint", help="the tool that produced the text (e.g. Read, Bash)")
     p.add_argument("--stats", action="store_true", help="print one JSON line of stats to stderr")
     p.set_defaults(func=cmd_compress)
+
+    p = with_address(sub.add_parser("doctor", help="check the setup end to end: one line per check, and what to fix"))
+    p.add_argument("--redis", help="also check this Redis store (default $HEADROOM_REDIS_URL)")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("stats", help="what the savings ledger recorded: tokens and dollars saved, cache hits")
     p.add_argument("--since", help="only requests from this long ago (24h, 7d, 30m) or this date on")
