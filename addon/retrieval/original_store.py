@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -31,6 +32,8 @@ from typing import Literal
 
 from addon.proxy.home import private_dir, store_dir
 from addon.retrieval.store_backends import DEFAULT_SIZE_LIMIT, DiskBackend, RedisBackend, StoreBackend, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ANONYMOUS",
@@ -55,6 +58,7 @@ DEFAULT_TTL_S = 3600  # after the last store, fetch or touch
 ID_HEX_CHARS = 24  # 96 bits
 SALT_BYTES = 32
 ANONYMOUS = "anonymous"
+SALT_KEY = "salt"  # the team's shared salt, in a Redis store
 _OWNER_DOMAIN = b"headroom-owner-v1\0"
 _FORMAT = 1
 _ID = re.compile(r"[0-9a-f]{%d}" % ID_HEX_CHARS)
@@ -127,6 +131,21 @@ def load_salt(home: Path) -> bytes:
     if len(salt) != SALT_BYTES:
         # Replacing it silently would orphan every stored id; a person should look.
         raise ValueError(f"{path} holds {len(salt)} bytes, not {SALT_BYTES}: remove it to start a new store")
+    return salt
+
+
+def shared_salt(backend: RedisBackend, local: bytes, url: str) -> bytes:
+    """Proxies sharing a Redis share one salt, so the same text gets the same id on each: the
+    first proxy's local salt becomes the team's. With Redis unreachable at start the local salt
+    serves (ids then differ from the team's until a restart), and the log says so."""
+    try:
+        salt = backend.first_of(SALT_KEY, local)
+    except StoreUnavailable as e:
+        log.warning("headroom: Redis %s unreachable at start (%s); this proxy's ids use its own salt until restarted", url, e)
+        return local
+    if len(salt) != SALT_BYTES:
+        log.warning("headroom: the salt in Redis %s is %d bytes, not %d; using this proxy's own", url, len(salt), SALT_BYTES)
+        return local
     return salt
 
 
@@ -244,6 +263,7 @@ def open_store(
     backend: StoreBackend
     if redis_url:
         backend = RedisBackend(redis_url)
+        salt = shared_salt(backend, salt, redis_url)
     else:
         backend = DiskBackend(store_dir(home) / "originals", size_limit)
     return Originals(backend, salt, ttl_s)

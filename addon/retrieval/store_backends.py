@@ -153,6 +153,16 @@ class RedisBackend:
     def update(self, key: str, merge: Merge, ttl_s: int) -> None:
         self._call(lambda: self._update(self._prefix + key, merge, ttl_s))
 
+    def first_of(self, key: str, value: bytes) -> bytes:
+        """The value stored under `key` by whoever set it first (this `value` if nobody had);
+        kept without expiry: the team's shared salt."""
+
+        def once() -> bytes:
+            self._client.set(self._prefix + key, value, nx=True)
+            return self._client.get(self._prefix + key) or value
+
+        return self._call(once)
+
     def _update(self, name: str, merge: Merge, ttl_s: int) -> None:
         # Optimistic: WATCH the key, read, write in MULTI; a concurrent change aborts the EXEC.
         with self._client.pipeline() as pipe:

@@ -242,3 +242,25 @@ def test_redis_refusal_is_store_unavailable(redis_server: RedisServer, redis_cli
     finally:
         backend.close()
         redis_client.config_set("maxmemory", "0")
+
+
+def test_proxies_sharing_a_redis_share_one_salt(redis_server, redis_client, tmp_path):
+    """Two installations (their own local salts) on one Redis: the first one's salt becomes the
+    team's, so the same text gets the same id on both and either can serve it."""
+    from addon.retrieval.original_store import load_salt, open_store
+
+    first = open_store(tmp_path / "alice", redis_server.url)
+    second = open_store(tmp_path / "bob", redis_server.url)
+    assert load_salt(tmp_path / "alice") != load_salt(tmp_path / "bob")
+    text = "the same tool output on two machines\n" * 20
+    original_id = first.store(text, "owner-a", "log")
+    assert second.store(text, "owner-b", "log") == original_id
+    assert second.fetch(original_id, "owner-a").status == "ok"
+    assert redis_client.get(REDIS_PREFIX + "salt") == load_salt(tmp_path / "alice")
+
+
+def test_an_unreachable_redis_at_start_falls_back_to_the_local_salt(tmp_path):
+    from addon.retrieval.original_store import load_salt, open_store
+
+    store = open_store(tmp_path / "carol", "redis://127.0.0.1:1/0")  # starts; each call then fails open
+    assert store._salt == load_salt(tmp_path / "carol")
