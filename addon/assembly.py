@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from addon.cache.cache_alignment import CacheAlignment
 from addon.compression.compression import Compression
 from addon.ledger.ledger import Ledger
+from addon.ledger.metrics import Metrics
 from addon.proxy.host_filter import HostFilter
 from addon.proxy.local_defaults import LocalDefaults
 from addon.proxy.response_streaming import ResponseStreaming
@@ -37,7 +38,8 @@ class HeadroomAddons:
         self.compression = Compression(s, self.hosts, self.cache, self.responder)
         self.websocket_retrieval = WebSocketRetrieval(s)
         self.streaming = ResponseStreaming()
-        self.ledger = Ledger(self.hosts)
+        self.metrics = Metrics(s)
+        self.ledger = Ledger(self.hosts, self.metrics)
         self.view = FlowView()
 
     def in_order(self) -> list:
@@ -56,6 +58,7 @@ class HeadroomAddons:
             self.websocket_retrieval,
             self.streaming,
             self.ledger,
+            self.metrics,
             self.view,
         ]
 

@@ -30,6 +30,7 @@ from addon.ledger.flow_record import FlowFacts, build_row
 from addon.ledger.websocket_requests import WebSocketRequests, counted
 from addon.ledger.ledger_table import LedgerRow, LedgerWriter, ledger_path
 from addon.ledger.ledger_line import ledger_line
+from addon.ledger.metrics import Metrics
 from addon.ledger.pricing import PricingError, PricingTable, load_pricing
 from addon.providers import Provider, provider_for, provider_named
 from addon.proxy.host_filter import HostFilter
@@ -64,8 +65,8 @@ def passthrough_stream(tap: UsageTap, inner: Callable[[bytes], Iterable[bytes] |
 class Ledger:
     """Records every LLM request's usage, compression figures and cost."""
 
-    def __init__(self, hosts: HostFilter) -> None:
-        self.hosts = hosts
+    def __init__(self, hosts: HostFilter, metrics: Metrics | None = None) -> None:
+        self.hosts, self.metrics = hosts, metrics
         self.writer: LedgerWriter | None = None
         self.table: PricingTable | None = None
         self.counters: Counter[str] = Counter()
@@ -230,8 +231,12 @@ class Ledger:
         except RuntimeError:
             loop = None
 
+        metrics = self.metrics
+
         def make_row() -> LedgerRow:  # on the writer thread
             row = build_row(facts, table)
+            if metrics is not None:
+                metrics.observe(row)
             if loop is not None:
                 try:
                     loop.call_soon_threadsafe(annotate, flow, ledger_line(row))
