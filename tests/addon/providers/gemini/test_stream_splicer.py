@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.addon.retrieval.test_stream_splicer import cut as random_cut
 from addon.providers.gemini.stream_splicer import GeminiSplicer
 from addon.retrieval.stream_splicer import RoundResult, dumps
 from addon.wire.json_splice import find_spans
@@ -82,14 +83,7 @@ def sse(chunks: list[Any], compact: bool = False) -> bytes:
 
 def cut(data: bytes, rng: random.Random | None) -> list[bytes]:
     """Single bytes (rng None), or random chunks from 1 byte up to whole events."""
-    if rng is None:
-        return [data[i : i + 1] for i in range(len(data))]
-    chunks, pos = [], 0
-    while pos < len(data):
-        size = rng.choice([1, 2, 3, rng.randint(1, 40), rng.randint(1, 400)])
-        chunks.append(data[pos : pos + size])
-        pos += size
-    return chunks
+    return [data[i : i + 1] for i in range(len(data))] if rng is None else random_cut(data, rng)
 
 
 def feed_round(splicer: GeminiSplicer, stream: bytes, rng: random.Random | None = None, whole: bool = True) -> list[bytes]:
