@@ -4,11 +4,19 @@ Prefix stability rests on this: once a tool output has been forwarded in some fo
 later request that re-sends it must forward exactly the same bytes, even after the proxy
 restarts. A small in-memory LRU sits in front of diskcache so re-sent history costs no disk
 reads on the hot path.
+
+A team's proxies sharing a Redis (`share`) also share their decisions: a decision missing here
+is looked up there, and every new one is written there too (the first proxy's wins), so a
+conversation whose requests land on different proxies forwards the same bytes on each. The
+cache aligner's thread records live in this memo, so they are shared the same way. Redis being
+unreachable costs nothing but the sharing: this proxy's own decisions keep working.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -18,6 +26,9 @@ from pathlib import Path
 import diskcache
 
 from addon.proxy.home import private_dir
+
+log = logging.getLogger(__name__)
+SHARED_PREFIX = "memo:"
 
 DEFAULT_TTL_S = 7 * 24 * 3600  # well beyond any provider cache (1 h at most)
 
@@ -50,6 +61,7 @@ class DecisionMemo:
         self._lock = threading.Lock()
         self._touched: dict[str, float] = {}
         self._cache: diskcache.Cache | None = None
+        self._shared = None  # a RedisBackend (addon/retrieval/store_backends.py) shared by a team
         if directory is not None:
             self.open(directory)
 
@@ -62,6 +74,10 @@ class DecisionMemo:
             self._touched.clear()
         self._cache = diskcache.Cache(str(private_dir(directory)), eviction_policy="least-recently-stored")
 
+    def share(self, backend) -> None:
+        """Also keep decisions in a team's Redis (a RedisBackend), or stop (None)."""
+        self._shared = backend
+
     def get(self, key: str) -> Decision | None:
         """The decision for `key`, extending its life when half of it has passed."""
         with self._lock:
@@ -73,7 +89,11 @@ class DecisionMemo:
                 return None
             value, expire_at = self._cache.get(key, default=None, expire_time=True)
             if value is None:
-                return None
+                value = self._shared_get(key)
+                if value is None:
+                    return None
+                self._cache.set(key, value, expire=self._ttl_s)
+                expire_at = None
             decision = Decision(*value)
             self._remember(key, decision)
             self._refresh(key, expire_at)
@@ -84,9 +104,33 @@ class DecisionMemo:
     def put(self, key: str, decision: Decision) -> None:
         if self._cache is None:
             raise RuntimeError("the decision memo is not open")
-        self._cache.set(key, (decision.kind, decision.text, decision.tokens_before, decision.tokens_after), expire=self._ttl_s)
+        value = (decision.kind, decision.text, decision.tokens_before, decision.tokens_after)
+        self._cache.set(key, value, expire=self._ttl_s)
         self._touched[key] = time.time()
         self._remember(key, decision)
+        self._shared_put(key, value)
+
+    def _shared_get(self, key: str) -> tuple | None:
+        if self._shared is None:
+            return None
+        try:
+            raw = self._shared.get(SHARED_PREFIX + key)
+        except Exception as e:  # noqa: BLE001 - StoreUnavailable and the like: not shared this time
+            log.debug("headroom: shared memo unavailable (%s)", e)
+            return None
+        try:
+            value = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return tuple(value) if isinstance(value, list) and len(value) == 4 else None
+
+    def _shared_put(self, key: str, value: tuple) -> None:
+        if self._shared is None:
+            return
+        try:
+            self._shared.first_of(SHARED_PREFIX + key, json.dumps(value).encode("utf-8"), ttl_s=self._ttl_s)
+        except Exception as e:  # noqa: BLE001
+            log.debug("headroom: shared memo unavailable (%s)", e)
 
     def _refresh(self, key: str, expire_at: float | None) -> None:
         now = time.time()

@@ -8,6 +8,7 @@ from mitmproxy import ctx
 
 from addon.proxy.home import headroom_home, store_dir
 from addon.retrieval.original_store import open_store
+from addon.retrieval.store_backends import RedisBackend
 from addon.services import Services
 
 
@@ -38,7 +39,7 @@ class Storage:
             str,
             "",
             "Keep originals in Redis instead of the local store (redis://host:6379/0), so several "
-            "proxies of a team share them.",
+            "proxies of a team share them, with their id salt and compression decisions.",
         )
 
     def configure(self, updated: set[str]) -> None:
@@ -54,6 +55,9 @@ class Storage:
                 ctx.options.headroom_store_ttl_s,
                 ctx.options.headroom_store_max_mb * 1024 * 1024,
             )
+            # A team's proxies on one Redis share their decisions too (addon/compression/decision_memo.py).
+            url = ctx.options.headroom_redis_url
+            self.services.memo.share(RedisBackend(url) if url else None)
 
     def done(self) -> None:
         self.services.memo.close()

@@ -153,12 +153,12 @@ class RedisBackend:
     def update(self, key: str, merge: Merge, ttl_s: int) -> None:
         self._call(lambda: self._update(self._prefix + key, merge, ttl_s))
 
-    def first_of(self, key: str, value: bytes) -> bytes:
+    def first_of(self, key: str, value: bytes, ttl_s: int | None = None) -> bytes:
         """The value stored under `key` by whoever set it first (this `value` if nobody had);
-        kept without expiry: the team's shared salt."""
+        without `ttl_s`, kept without expiry (the team's shared salt)."""
 
         def once() -> bytes:
-            self._client.set(self._prefix + key, value, nx=True)
+            self._client.set(self._prefix + key, value, nx=True, ex=ttl_s)
             return self._client.get(self._prefix + key) or value
 
         return self._call(once)

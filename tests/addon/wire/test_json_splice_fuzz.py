@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, Phase, assume, event, given, settings
 from hypothesis import strategies as st
 
 from addon.wire.json_splice import AddMember, Append, Edit, Path, Replacement, SpliceError, splice
@@ -30,6 +30,7 @@ FUZZ = settings(
     derandomize=True,  # reproducible in CI: the same examples every run
     database=None,  # no .hypothesis/ directory in the checkout
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a failure is reported as found, not shrunk for minutes
 )
 
 _WS = " \t\n\r"
@@ -422,8 +423,9 @@ def test_edits_at_the_wrong_kind_of_value_raise_splice_error(case: tuple[str, An
     except (KeyError, IndexError, TypeError):
         target = None  # nothing there
     else:
-        if isinstance(edit, Replacement):
-            assert not isinstance(target, str)
+        # a duplicate key can hide the generated wrong-kind value behind a later string (json
+        # keeps the last): then the edit is not at the wrong kind of value, so not this property's
+        assume(not (isinstance(edit, Replacement) and isinstance(target, str)))
     try:
         result = splice(doc, [edit])
     except SpliceError:
