@@ -12,23 +12,21 @@ follow-up's events continue the one response the client is waiting for.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 
 from mitmproxy import ctx, http
 
 from addon.flow_state import FlowState
+from addon.ledger.websocket_requests import websocket_end
 from addon.providers import provider_for
 from addon.retrieval.answer_retrieval import retrieve
 from addon.retrieval.retrieval_rounds import MAX_ROUNDS
 from addon.retrieval.stream_splicer import Splicer
 from addon.services import Services
-from addon.wire.sse_events import SseParser, format_event
+from addon.wire.sse_events import SseEvent, SseParser, format_event
 
 log = logging.getLogger(__name__)
-
-ROUND_ENDS = ("response.completed", "response.incomplete", "response.failed", "error")
 
 
 @dataclass
@@ -41,14 +39,10 @@ class WebSocketJob:
     rounds: int = 0
 
 
-def as_event(content: bytes) -> tuple[str | None, bytes]:
-    """A server message as an SSE event (what the splicers read), and its type."""
+def as_event(content: bytes) -> SseEvent:
+    """A server message as the SSE event a splicer reads (the splicers go by the data's `type`)."""
     text = content.decode("utf-8")
-    try:
-        kind = json.loads(text).get("type")
-    except (ValueError, AttributeError):
-        kind = None
-    return kind if isinstance(kind, str) else None, format_event(text, kind)
+    return SseEvent(None, text, format_event(text))
 
 
 def as_messages(pieces: list[bytes]) -> list[bytes]:
@@ -97,10 +91,8 @@ class WebSocketRetrieval:
             self.jobs[flow.id] = WebSocketJob(content.decode("utf-8"), splicer, state.owner or "anonymous")
 
     async def _server_event(self, flow: http.HTTPFlow, job: WebSocketJob, message) -> None:
-        kind, event = as_event(message.content)
-        parser = SseParser()
-        out = job.splicer.feed(parser.feed(event) + parser.close())
-        if kind in ROUND_ENDS:
+        out = job.splicer.feed([as_event(message.content)])
+        if websocket_end(message.content) is not None:  # the message that ends a round (unparsed peek)
             result = job.splicer.finish_round()
             if result.needs_followup and job.rounds < MAX_ROUNDS:
                 calls = result.retrieve_calls
