@@ -80,27 +80,41 @@ class CompressBudget:
 
     def compress(self, text: str, context: Context, settings: Settings, deadline: float) -> Result:
         """`compress(text, context, settings=settings)`, or the text whole once past the deadline
-        (the model's budget added for prose headed to the text model)."""
-        limit = deadline + (self.model_s if expected_kind(text, context) in MODEL_KINDS else 0.0)
-        left = limit - time.monotonic()
-        if left <= 0:
-            return self._over(text, context, "no time left in the request's budget")
+        (the model's budget added for prose headed to the text model). The kind is guessed only
+        once the base budget is spent: the compressor itself routes the text, so the common,
+        quick segment is not routed twice."""
+        future = None
         try:
-            future = self._executor().submit(compress, text, context, settings=settings)
-        except BrokenProcessPool:  # a worker died: the threads serve from now on
-            self._ready.clear()
-            self.counters["compress_workers_broken"] += 1
-            log.warning("headroom: the compression workers stopped; compressing in this process")
-            future = self._pool.submit(compress, text, context, settings=settings)
-        try:
-            return future.result(timeout=left)
+            left = deadline - time.monotonic()
+            if left > 0:
+                future = self._submit(text, context, settings)
+                try:
+                    return future.result(timeout=left)
+                except TimeoutError:
+                    pass
+            extra = deadline + self.model_s - time.monotonic()
+            if extra > 0 and expected_kind(text, context) in MODEL_KINDS:
+                future = future or self._submit(text, context, settings)
+                try:
+                    return future.result(timeout=extra)
+                except TimeoutError:
+                    pass
         except BrokenProcessPool:
             self._ready.clear()
             self.counters["compress_workers_broken"] += 1
             return self._over(text, context, "lost its worker process")
-        except TimeoutError:
+        if future is not None:
             future.cancel()  # if it has not started; a running one finishes on its own thread
-            return self._over(text, context, f"over {left * 1000:.0f} ms")
+        return self._over(text, context, "past the request's budget")
+
+    def _submit(self, text: str, context: Context, settings: Settings):
+        try:
+            return self._executor().submit(compress, text, context, settings=settings)
+        except BrokenProcessPool:  # a worker died: the threads serve from now on
+            self._ready.clear()
+            self.counters["compress_workers_broken"] += 1
+            log.warning("headroom: the compression workers stopped; compressing in this process")
+            return self._pool.submit(compress, text, context, settings=settings)
 
     def _over(self, text: str, context: Context, why: str) -> Result:
         self.counters["compress_over_budget"] += 1
