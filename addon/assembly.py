@@ -40,6 +40,7 @@ class HeadroomAddons:
         self.streaming = ResponseStreaming()
         self.metrics = Metrics(s)
         self.ledger = Ledger(self.hosts, self.metrics)
+        s.retrieve_observers.append(self.ledger.retrieved)
         self.view = FlowView()
 
     def in_order(self) -> list:

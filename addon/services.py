@@ -5,6 +5,7 @@ its constructor."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from addon.cache.cache_aligner import CacheAligner
@@ -23,6 +24,8 @@ class Services:
     # what the request path did since start: rewritten, unchanged, pass-through reasons, errors,
     # retrieve outcomes (the `headroom.counters` command)
     counters: Counter[str] = field(default_factory=Counter)
+    # told of every retrieve the proxy answers: (original id, status); the ledger records them
+    retrieve_observers: list[Callable[[str, str], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.aligner is None:

@@ -1,4 +1,4 @@
-"""`headroom`: one command line for the proxy, wrapping clients, the CA, compression and stats.
+"""`headroom`: one command line for the proxy, wrapping clients, the CA, compression, stats and traces.
 
 The shell scripts in scripts/ (proxy, wrap, ca, compress, stats) call this module, so each entry
 point is implemented once.
@@ -207,6 +207,36 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from addon.ledger.ledger_table import LedgerError, connect, ledger_path
+    from scripts.context_trace import TraceError, list_sessions, render, trace
+
+    path = ledger_path(headroom_home())
+    try:
+        if args.sessions:
+            if not path.exists():
+                raise TraceError(f"no ledger at {path}: the proxy has recorded nothing yet")
+            db = connect(path)
+            try:
+                sessions = list_sessions(db)
+            finally:
+                db.close()
+            print(json.dumps(sessions, indent=1) if args.json else "\n".join(
+                f"{s['session']}  {s['requests']:>4} requests  {s['first']} → {s['last']}  {s['provider']} {s['model'] or ''}" for s in sessions
+            ) or "no traced sessions yet")
+            return 0
+        data = trace(path, args.session, args.request)
+    except (TraceError, LedgerError) as e:
+        sys.exit(f"headroom trace: {e}")
+    if args.json:
+        print(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+    else:
+        render(data, Console(width=max(shutil.get_terminal_size().columns, 150)), args.all)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     os.environ.setdefault("HEADROOM_TEXT_BACKEND", "numpy")
     from scripts.doctor import redis_url_from_env, run_checks
@@ -256,6 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis", help="also check this Redis store (default $HEADROOM_REDIS_URL)")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("trace", help="what went into a context window, and from where (provenance)")
+    p.add_argument("session", nargs="?", help="a session (or a unique prefix of one); default: the latest")
+    p.add_argument("--request", type=int, help="the session's Nth request (1-based; -1: the last, the default)")
+    p.add_argument("--json", action="store_true", help="compact JSON with stable keys, for agents and scripts")
+    p.add_argument("--all", action="store_true", help="list every unit (default: the largest)")
+    p.add_argument("--sessions", action="store_true", help="list the traced sessions instead")
+    p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("stats", help="what the savings ledger recorded: tokens and dollars saved, cache hits")
     p.add_argument("--since", help="only requests from this long ago (24h, 7d, 30m) or this date on")

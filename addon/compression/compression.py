@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
 from mitmproxy import command, ctx, exceptions, hooks, http
 
@@ -18,7 +19,9 @@ from addon.compression.rewrite_report import RewriteReport, count_tokens_for
 from addon.compression.compress_budget import CompressBudget
 from addon.compression.segment_decisions import CompressFn, Policy
 from addon.flow_state import FlowState
+from addon.media.image_decisions import ImageSettings, parse_max_edge
 from addon.providers import Provider, UnknownShape, provider_for
+from addon.provenance.composition import Composer
 from addon.proxy.host_filter import HostFilter
 from addon.retrieval.retrieval_path import RetrievalPath, retrieval_path
 from addon.retrieval.stream_responder import StreamResponder
@@ -72,7 +75,9 @@ class Compression:
         # Counting runs on its own thread so it never delays another request's compression.
         self.count_executor = ThreadPoolExecutor(1, thread_name_prefix="headroom-count")
         self.policy = Policy()
+        self.images = ImageSettings()
         self.budget = CompressBudget(counters=services.counters)
+        self.composer: Composer | None = Composer()  # provenance of every request (headroom_provenance)
         self._running = False
         self._background: set[asyncio.Future] = set()
 
@@ -111,10 +116,24 @@ class Compression:
             "e.g. 'mcp__github__list_issues=[].{number: number, state: state, title: title}'.",
         )
         loader.add_option(
+            "headroom_provenance", bool, True,
+            "Record where every part of each request came from and what became of it (the ledger; `headroom trace`).",
+        )
+        loader.add_option(
             "headroom_exclude_tools", Sequence[str], [], "Tool names whose output is never compressed (e.g. an MCP tool)."
+        )
+        # ---- images (addon/media/) ----
+        loader.add_option("headroom_images", bool, True, "Make fresh images in requests smaller (the original stays retrievable).")
+        loader.add_option(
+            "headroom_image_max_edge", Sequence[str], [],
+            "Longest image edge per provider, PROVIDER=PIXELS (anthropic, openai_chat, openai_responses, gemini); "
+            "defaults anthropic=1280 and what the others keep anyway. Never below what a provider keeps where its "
+            "tool results cannot return the original.",
         )
 
     def configure(self, updated: set[str]) -> None:
+        if "headroom_provenance" in updated:
+            self.composer = (self.composer or Composer()) if ctx.options.headroom_provenance else None
         if "headroom_workers" in updated:
             if ctx.options.headroom_workers < 1:
                 raise exceptions.OptionsError("headroom_workers must be at least 1")
@@ -146,6 +165,12 @@ class Compression:
             except ValueError as e:
                 raise exceptions.OptionsError(str(e)) from e
             self.settings = Settings(modes, tuple(ctx.options.headroom_exclude_tools), "on", projections)
+        if updated & {"headroom_images", "headroom_image_max_edge"}:
+            try:
+                edges = parse_max_edge(ctx.options.headroom_image_max_edge)
+            except ValueError as e:
+                raise exceptions.OptionsError(str(e)) from e
+            self.images = ImageSettings(ctx.options.headroom_images, edges)
 
     def compress_segment(self, text: str, context: Context) -> Result:
         """The compressor the rewriter calls, with the user's settings."""
@@ -259,7 +284,8 @@ class Compression:
         memo = self.services.memo
         try:
             new_body, report = await asyncio.get_running_loop().run_in_executor(
-                self.executor, rewrite_body, body, provider, memo, self.policy, compress_fn, False, retrieval, lossless_fn, cache_key, alignment
+                self.executor, partial(rewrite_body, images=self.images), body, provider, memo, self.policy, compress_fn, False, retrieval, lossless_fn, cache_key, alignment,
+                self.composer,
             )
         except (NotJson, UnknownShape) as e:
             self.counters["not_json" if isinstance(e, NotJson) else "unknown_shape"] += 1

@@ -8,12 +8,14 @@ worker thread and handles fail-open. The steps, each a function of the one `Rewr
 3. `plan_segments`: every segment's decision (replayed from the memo, or made now if fresh);
 4. `keep_cache_unless_fold_pays`: a conversation cached without the tool takes it only with a
    fold that saves more than re-writing its prefix costs, else it compresses losslessly;
+4b. `reduce_images`: fresh images made smaller (addon/media/), remembered like segments;
 5. `remember_conversation`: a conversation that carries the tool keeps it;
 6. `add_prompt_cache_key`: a stable OpenAI cache key per conversation where asked;
 7. `align_cache`: the cache aligner's edits and notes (it fails open on its own);
 8. `splice_body`: the new body, bytes outside the rewritten strings unchanged;
 9. `commit_decisions`: decisions remembered only once the body they went out in exists;
 10. `observe_alignment`: the aligner records what was forwarded;
+11. `leave_composition`: what the provenance record needs, to be built once counts are in;
 Then exact counts: now (`exact_counts`), or later off the critical path (`count_tokens_for`).
 
 Decisions use a fast character estimate of tokens, so they are deterministic and cheap; the
@@ -31,8 +33,10 @@ from dataclasses import dataclass, field
 from addon.cache.cache_aligner import AlignRequest, Alignment, CacheAligner
 from addon.cache.conversation import session_key
 from addon.compression.decision_memo import Decision, DecisionMemo, content_key
-from addon.compression.rewrite_report import RewriteReport, count_tokens_for
+from addon.compression.rewrite_report import RewriteReport, SegmentReport, count_tokens_for
 from addon.compression.segment_decisions import CompressFn, Policy, estimate_tokens, plan
+from addon.provenance.composition import Composer
+from addon.media.image_decisions import IMAGE, ImageFigures, ImageSettings, plan_images
 from addon.providers import ParsedRequest, Provider, UnknownShape
 from addon.retrieval.retrieval_path import RetrievalPath
 from addon.wire.json_splice import AddMember, Edit, Replacement, splice, value_at
@@ -60,6 +64,9 @@ class Rewrite:
     retrieval: RetrievalPath | None
     cache_key_session: dict[str, str] | None
     alignment: tuple[CacheAligner, AlignRequest] | None
+    composer: Composer | None = None
+    images: ImageSettings | None = None  # None: images pass as they are
+    image_figures: ImageFigures | None = None  # what this request's images cost, before and after
     started: float = field(default_factory=time.perf_counter)
     text: str = ""
     document: dict = field(default_factory=dict)
@@ -113,6 +120,30 @@ def keep_cache_unless_fold_pays(w: Rewrite) -> None:
         return
     w.report, w.edits, w.decisions = plan(w.provider.name, w.document, w.parsed, w.memo, w.policy, w.compress_fn, None, w.lossless_fn)
     w.report.lossless_to_keep_cache = True
+
+
+def reduce_images(w: Rewrite) -> None:
+    """Fresh images made smaller; below the size the provider keeps only where this request can
+    carry the retrieve tool (the original stored, its id in the note beside the image). After
+    the cache check, whose re-plan would drop these edits."""
+    if w.images is None or not w.images.enabled:
+        return
+    lossy_ok = w.retrieval is not None and not w.report.lossless_to_keep_cache
+    planned = plan_images(w.provider.name, w.document, w.memo, w.images, w.retrieval, lossy_ok)
+    w.edits += planned.edits
+    w.decisions += planned.decisions
+    w.image_figures = figures = planned.figures
+    report = w.report
+    report.errors += figures.errors
+    report.store_down = report.store_down or planned.store_down
+    for path, form, replayed in figures.reductions:
+        report.rewritten.append(SegmentReport(IMAGE, IMAGE, None, form.tokens_before, form.tokens_after, replayed, "", path))
+    report.markers += figures.markers
+    report.new_markers += figures.new_markers
+    report.replayed_markers += figures.markers - figures.new_markers
+    if figures.markers and report.retrieve_tool is None and w.retrieval is not None:
+        w.edits.append(w.retrieval.tool_edit(w.document))
+        report.retrieve_tool = w.retrieval.tool_name
 
 
 def remember_conversation(w: Rewrite) -> None:
@@ -172,17 +203,28 @@ def observe_alignment(w: Rewrite) -> None:
     w.report.cache = w.aligned.report.as_dict()
 
 
+def leave_composition(w: Rewrite) -> None:
+    """The composition (addon/provenance/composition.py) is built with the exact counts, off the
+    critical path: the report holds what it needs until then."""
+    if w.composer is None:
+        return
+    composer, provider, document = w.composer, w.provider, w.document
+    w.report.composer = lambda report: [r.as_dict() for r in composer.compose(provider, document, report)]
+
+
 STEPS: tuple[Callable[[Rewrite], None], ...] = (
     parse_body,
     decide_retrieve_tool,
     plan_segments,
     keep_cache_unless_fold_pays,
+    reduce_images,
     remember_conversation,
     add_prompt_cache_key,
     align_cache,
     splice_body,
     commit_decisions,
     observe_alignment,
+    leave_composition,
 )
 
 
@@ -197,6 +239,8 @@ def rewrite_body(
     lossless_fn: CompressFn | None = None,
     cache_key_session: dict[str, str] | None = None,
     alignment: tuple[CacheAligner, AlignRequest] | None = None,
+    composer: Composer | None = None,
+    images: ImageSettings | None = None,
 ) -> tuple[bytes, RewriteReport]:
     """Return the body to forward and a report. Raises on bodies it cannot handle.
 
@@ -209,9 +253,10 @@ def rewrite_body(
     markers, and the retrieve tool is added. Without it (or when this request cannot carry the
     tool) `lossless_fn` compresses instead, and any lossy result is forwarded as it was.
     `alignment` (an aligner and this request's facts) keeps the cacheable front stable and
-    reports what breaks it.
+    reports what breaks it. `composer` has the report carry the body's composition (provenance).
+    `images` makes fresh images smaller (addon/media/image_decisions.py); None leaves them.
     """
-    w = Rewrite(body, adapter, memo, policy, compress_fn, lossless_fn, retrieval, cache_key_session, alignment)
+    w = Rewrite(body, adapter, memo, policy, compress_fn, lossless_fn, retrieval, cache_key_session, alignment, composer, images)
     for step in STEPS:
         step(w)
     w.report.ms = (time.perf_counter() - w.started) * 1000

@@ -3,11 +3,15 @@ view and the ledger; exact token counts are filled in after the body went out.""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from addon.cache.cache_aligner import cache_summary
 from addon.compression.decision_memo import DecisionMemo
 from compressors.tokens import count_tokens
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,6 +23,18 @@ class SegmentReport:
     tokens_after: int | None
     memo: bool  # replayed from an earlier decision
     key: str = field(default="", repr=False)
+    path: tuple = ()  # where the string is in the body
+
+
+@dataclass(frozen=True)
+class SegmentOutcome:
+    """What became of one segment, rewritten or not, and why: the provenance record's fate."""
+
+    path: tuple
+    fate: str  # compressed | replayed | whole
+    reason: str = ""  # why it went whole (see segment_decisions.whole_reason)
+    kind: str = ""  # the compressor that decided
+    ids: tuple[str, ...] = ()  # retrieve ids its forwarded text carries
 
 
 @dataclass
@@ -40,12 +56,18 @@ class RewriteReport:
     store_down: bool = False  # the store of originals failed during this rewrite
     retrieve_tool: str | None = None  # the tool added for them
     cache: dict = field(default_factory=dict)  # the cache aligner's report (addon/cache/cache_aligner.py)
+    outcomes: list[SegmentOutcome] = field(default_factory=list, repr=False)  # every segment's fate
+    # every unit of the prompt, its source and fate (addon/provenance/composition.py); None until composed
+    composition: list[dict] | None = None
     # (report entry, original text, forwarded text) awaiting exact token counts
     uncounted: list[tuple[SegmentReport, str, str]] = field(default_factory=list, repr=False)
+    # builds `composition` once counts are in, off the critical path (holds the parsed body until then)
+    composer: Callable[[RewriteReport], list[dict]] | None = field(default=None, repr=False)
 
     @property
     def counted(self) -> bool:
-        return not self.uncounted
+        """Exact counts and the composition are in: the ledger may write its row."""
+        return not self.uncounted and self.composer is None
 
     @property
     def tokens_before(self) -> int:
@@ -56,11 +78,17 @@ class RewriteReport:
         return sum(r.tokens_after or 0 for r in self.rewritten)
 
     def as_dict(self) -> dict:
-        data = asdict(self)
-        data.pop("uncounted")
+        composer, self.composer = self.composer, None  # asdict would copy the parsed body it holds
+        try:
+            data = asdict(self)
+        finally:
+            self.composer = composer
+        for name in ("uncounted", "composer", "outcomes"):  # outcomes live on in `composition`
+            data.pop(name)
         for entry in data["rewritten"]:
             entry.pop("key")
-        return {**data, "tokens_before": self.tokens_before, "tokens_after": self.tokens_after}
+            entry["path"] = list(entry["path"])
+        return {**data, "tokens_before": self.tokens_before, "tokens_after": self.tokens_after, "composing": composer is not None}
 
     def summary(self) -> str:
         """One line for a person: what changed and what it saved, and what the cache aligner saw."""
@@ -80,7 +108,8 @@ class RewriteReport:
 
 
 def count_tokens_for(report: RewriteReport, memo: DecisionMemo) -> RewriteReport:
-    """Fill in exact token counts and remember them with the decision, so replays need none."""
+    """Fill in exact token counts and remember them with the decision, so replays need none;
+    then the composition, which needs them."""
     for entry, original, forwarded in report.uncounted:
         entry.tokens_before = count_tokens(original)
         entry.tokens_after = count_tokens(forwarded)
@@ -88,4 +117,10 @@ def count_tokens_for(report: RewriteReport, memo: DecisionMemo) -> RewriteReport
         if known is not None and known.text == forwarded:
             memo.put(entry.key, replace(known, tokens_before=entry.tokens_before, tokens_after=entry.tokens_after))
     report.uncounted.clear()
+    if report.composer is not None:
+        composer, report.composer = report.composer, None
+        try:
+            report.composition = composer(report)
+        except Exception as e:  # provenance is for reading later: never a reason to lose the row
+            log.warning("headroom: the composition of a %s request was not recorded (%s: %s)", report.provider, type(e).__name__, e)
     return report

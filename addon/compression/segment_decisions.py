@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from addon.compression.decision_memo import Decision, DecisionMemo, content_key
 from addon.compression.repeated_outputs import EarlierOutputs, delta_decision, delta_key, repeat_decision, repeat_key
-from addon.compression.rewrite_report import RewriteReport, SegmentReport
+from addon.compression.rewrite_report import RewriteReport, SegmentOutcome, SegmentReport
 from addon.providers import ParsedRequest, Segment
 from addon.retrieval.retrieval_path import RetrievalPath
 from addon.retrieval.retrieve_tool import MARKER_ID, add_markers, marker_ids
@@ -22,6 +22,11 @@ CHARS_PER_TOKEN = 4  # estimate for decisions only; reported counts are exact
 # for every small string, and no policy change can hide an earlier decision for a larger one.
 MIN_SEGMENT_CHARS = 256
 SMALL = "small"  # the kind of a decision made without compressing: not worth remembering
+
+# Why a segment went whole (SegmentOutcome.reason), for `headroom trace`.
+SENT_WHOLE = "sent whole earlier in this conversation"
+ERROR = "its compressor failed"
+NO_WAY_BACK = "lossy, and no way back to the original on this request"
 
 
 @dataclass(frozen=True)
@@ -63,15 +68,21 @@ def plan(
         decision, replayed, key = earlier_output_decision(segment, text_key, earlier, memo)
         if decision is not None:
             decision = with_retrieve_path(decision, segment, replayed, retrieval, report)  # a delta needs one
-        if decision is None and not (segment.fresh and text_key in seen_whole):
+        why = ""
+        if decision is None and segment.fresh and text_key in seen_whole:
+            why = SENT_WHOLE
+        elif decision is None:
             key = text_key
+            errors = len(report.errors)
             decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
+            why = ERROR if len(report.errors) > errors else ""
             if decision is not None and decision.text is not None:
                 safe = with_retrieve_path(decision, segment, replayed, retrieval, report)
                 if safe is None and report.store_down and lossless_fn is not None and not replayed:
                     # the store is down: a new fold cannot keep its original, so this one goes
                     # lossless (and is remembered so, like any decision)
                     safe, replayed = decide_segment(segment, parsed.query, memo, policy, lossless_fn, report.errors)
+                why = NO_WAY_BACK if safe is None else ""
                 decision = safe
         earlier.add(segment, text_key, forwarded_whole=decision is None or decision.text is None)
         if not segment.fresh and (decision is None or decision.text is None):
@@ -79,9 +90,15 @@ def plan(
         if decision is not None and not replayed and decision.kind != SMALL:
             new_decisions.append((key, decision))
         if decision is None or decision.text is None:
+            reason = why or whole_reason(segment, decision, replayed)
+            report.outcomes.append(SegmentOutcome(segment.path, "whole", reason, decision.kind if decision else ""))
             continue
+        fate = "replayed" if replayed else "compressed"
+        report.outcomes.append(SegmentOutcome(segment.path, fate, "", decision.kind, tuple(marker_ids(decision.text))))
         replacements.append(Replacement(segment.path, decision.text))
-        entry = SegmentReport(decision.kind, segment.source, segment.tool_name, decision.tokens_before, decision.tokens_after, replayed, key)
+        entry = SegmentReport(
+            decision.kind, segment.source, segment.tool_name, decision.tokens_before, decision.tokens_after, replayed, key, segment.path
+        )
         report.rewritten.append(entry)
         if decision.tokens_before is None:
             report.uncounted.append((entry, segment.text, decision.text))
@@ -131,6 +148,25 @@ def with_retrieve_path(
     else:
         report.replayed_markers += 1
     return decision
+
+
+def whole_reason(segment: Segment, decision: Decision | None, replayed: bool) -> str:
+    """Why a segment that went out whole did (its decision, or the lack of one, says)."""
+    if len(segment.text) < MIN_SEGMENT_CHARS or (decision is not None and decision.kind == SMALL):
+        return "small"
+    if decision is None:
+        return "seen by the provider before any decision"  # re-sent, never decided (older than Headroom's view)
+    if replayed:
+        return "whole when first sent"
+    return _WHOLE_BY_KIND.get(decision.kind, "compressing did not pay")
+
+
+# Kinds that say why on their own (compressors/router.py, addon/compression/compress_budget.py).
+_WHOLE_BY_KIND = {
+    "excluded": "its tool is excluded (headroom_exclude_tools)",
+    "whole": "left whole by rule (a tool the model needs whole, a range it chose, a source file it reads)",
+    "over_budget": "compression ran over the time budget",
+}
 
 
 def estimate_tokens(text: str) -> int:

@@ -110,6 +110,7 @@ def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
         error=errors[0][:500] if errors else None,
         latency_ms=facts.latency_ms,
         ttfb_ms=facts.ttfb_ms,
+        composition=meta.get("composition") if isinstance(meta.get("composition"), list) else None,
     )
     cache = meta.get("cache")
     if isinstance(cache, dict) and cache:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,6 +32,7 @@ from addon.ledger.websocket_requests import WebSocketRequests, counted
 from addon.ledger.ledger_table import LedgerRow, LedgerWriter, ledger_path
 from addon.ledger.ledger_line import ledger_line
 from addon.ledger.metrics import Metrics
+from addon.ledger.provenance_table import Retrieval
 from addon.ledger.pricing import PricingError, PricingTable, load_pricing
 from addon.providers import Provider, provider_for, provider_named
 from addon.proxy.host_filter import HostFilter
@@ -246,6 +248,12 @@ class Ledger:
 
         self.writer.submit(make_row)
         self.counters["recorded"] += 1
+
+    def retrieved(self, original_id: str, status: str) -> None:
+        """A retrieve the proxy answered (Services.retrieve_observers): which folds the model asked for."""
+        if self.writer is not None:
+            record = Retrieval(time.time(), original_id, status)
+            self.writer.submit(lambda: record)
 
     def _failed(self, what: str, e: Exception) -> None:
         self.counters[f"{what}_errors"] += 1

@@ -29,13 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from addon.ledger import provenance_table
+from addon.ledger.provenance_table import CompositionWriter, Retrieval
 from addon.proxy.home import private_dir
 from addon.ledger.usage import Usage
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "ledger.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: provenance (addon/ledger/provenance_table.py)
 QUEUE_LIMIT = 10_000  # rows waiting to be written; beyond this new rows are dropped (and counted)
 
 _COLUMNS = (
@@ -60,7 +62,7 @@ CREATE TABLE IF NOT EXISTS requests (
     client TEXT, thread TEXT, cache_ttl TEXT, prefix_break_tokens INTEGER, cache TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
-"""
+""" + provenance_table.SCHEMA
 
 
 class LedgerError(RuntimeError):
@@ -103,6 +105,9 @@ class LedgerRow:
     client: str | None = None  # the client program (User-Agent product)
     thread: str | None = None  # the cache aligner's thread: one conversation, model, tool set, system prompt
     cache: dict = field(default_factory=dict)  # the cache aligner's report (addon/cache/cache_aligner.py)
+    # every unit's source and fate: written to provenance_table's tables, not read back with the row
+    composition: list[dict] | None = field(default=None, compare=False, repr=False)
+    id: int | None = field(default=None, compare=False)  # the row's id, once written or read
 
     @property
     def cache_ttl(self) -> str | None:
@@ -144,7 +149,7 @@ class LedgerRow:
             r["ts"], r["provider"], r["model"], r["session"], r["role"], bool(r["billed"]), bool(r["streamed"]), r["status"],
             usage, segments, bool(r["retrieve_round"]), r["retrieval_rounds"], r["errors"], r["error"],
             r["latency_ms"], r["ttfb_ms"], r["pricing"], r["cost_usd"], r["saved_usd"],
-            r["client"], r["thread"], json.loads(r["cache"]) if r["cache"] else {},
+            r["client"], r["thread"], json.loads(r["cache"]) if r["cache"] else {}, None, r["id"],
         )  # fmt: skip
 
 
@@ -201,13 +206,25 @@ def read_rows(path: Path, since: float | None = None) -> list[LedgerRow]:
     return [LedgerRow.from_record(r) for r in records]
 
 
-def insert(db: sqlite3.Connection, rows: list[LedgerRow]) -> None:
+def insert(db: sqlite3.Connection, rows: list[LedgerRow], compositions: CompositionWriter | None = None, retrievals: list[Retrieval] = ()) -> None:
     marks = ", ".join("?" * len(_COLUMNS))
-    with db:  # one transaction
-        db.executemany(f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({marks})", [r.values() for r in rows])
+    statement = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({marks})"
+    compositions = compositions or CompositionWriter()
+    db.execute("BEGIN")  # one transaction
+    try:
+        for row in rows:
+            row.id = db.execute(statement, row.values()).lastrowid
+            if row.composition is not None and row.id is not None:
+                compositions.write(db, row.id, row.session, row.composition)
+        if retrievals:
+            provenance_table.write_retrievals(db, list(retrievals))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
-RowMaker = Callable[[], "LedgerRow | None"]
+RowMaker = Callable[[], "LedgerRow | Retrieval | None"]
 
 
 class LedgerWriter:
@@ -220,6 +237,7 @@ class LedgerWriter:
         self.failed = 0
         self.dropped = 0
         self._queue: queue.Queue[RowMaker | threading.Event | None] = queue.Queue(QUEUE_LIMIT)
+        self._compositions = CompositionWriter()  # used on the writer thread only
         self._thread = threading.Thread(target=self._run, name="headroom-ledger", daemon=True)
         self._thread.start()
 
@@ -252,18 +270,21 @@ class LedgerWriter:
                     break
                 batch.append(item)
             rows: list[LedgerRow] = []
+            retrievals: list[Retrieval] = []
             for entry in batch:
                 if callable(entry) and not isinstance(entry, threading.Event):
                     try:
-                        if (row := entry()) is not None:
+                        if isinstance(row := entry(), Retrieval):
+                            retrievals.append(row)
+                        elif row is not None:
                             rows.append(row)
                     except Exception as e:  # one bad flow costs its own row only
                         self.failed += 1
                         log.warning("headroom: a ledger row could not be built (%s: %s)", type(e).__name__, e)
-            if rows:
+            if rows or retrievals:
                 try:
                     db = db or connect(self.path)
-                    insert(db, rows)
+                    insert(db, rows, self._compositions, retrievals)
                     self.written += len(rows)
                 except Exception as e:
                     self.failed += len(rows)
@@ -271,6 +292,7 @@ class LedgerWriter:
                     if db is not None:
                         db.close()
                     db = None  # reconnect next time (the file may have been moved away)
+                    self._compositions = CompositionWriter()  # its last compositions were rolled back
             for entry in batch:
                 if isinstance(entry, threading.Event):
                     entry.set()

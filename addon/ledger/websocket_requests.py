@@ -31,20 +31,21 @@ Submit = Callable[[FlowFacts, http.HTTPFlow], None]
 
 
 def counted(meta: dict) -> bool:
-    """Whether every rewritten segment of a report has its exact token counts."""
-    return all(entry.get("tokens_before") is not None for entry in meta.get("rewritten") or [])
+    """Whether every rewritten segment of a report has its exact token counts (and its
+    composition is in)."""
+    return not meta.get("composing") and all(entry.get("tokens_before") is not None for entry in meta.get("rewritten") or [])
 
 
 def _uncounted(meta: dict) -> dict:
-    return {**meta, "tokens_before": None, "tokens_after": None, "rewritten": [
+    return {**meta, "tokens_before": None, "tokens_after": None, "composing": None, "composition": None, "rewritten": [
         {**e, "tokens_before": None, "tokens_after": None} for e in meta.get("rewritten") or [] if isinstance(e, dict)
     ]}  # fmt: skip
 
 
 def same_report(a: dict, b: dict) -> bool:
     """Whether two rewrite reports (`flow.metadata["headroom"]`) describe the same rewrite: the
-    later one may only have its exact token counts filled in (addon/compression/compression.py counts them after
-    the request went out). A rewrite's `ms` tells reports of one WebSocket flow apart."""
+    later one may only have its exact token counts and composition filled in
+    (addon/compression/compression.py counts them after the request went out). A rewrite's `ms` tells reports of one WebSocket flow apart."""
     return a is b or ("ms" in a and "ms" in b and _uncounted(a) == _uncounted(b))
 
 

@@ -111,6 +111,10 @@ class Provider:
         """The units of a body in the order the provider caches them (see cache/prompt_units.py)."""
         raise NotImplementedError
 
+    def prompt_root(self, body: dict) -> Path:
+        """Where the paths of `prompt_units` start in the body (a wrapper's key, or nothing)."""
+        return ()
+
     def front_strings(self, body: dict) -> list[tuple[Path, str]]:
         """The strings of the front that may carry dynamic values (system prompt, instructions)."""
         return []

@@ -6,7 +6,9 @@ and the original, then a unified diff of whatever else changed in the body (the 
 cache settings, a moved system prompt value). The original body is kept for rewritten requests only, in
 `FlowState.original` (addon/flow_state.py); the segments are found again by parsing
 that body with the provider's adapter and reading the same JSON paths in the forwarded body.
-The flow's ledger line (addon/ledger/ledger.py) heads the view. Other flows are not claimed.
+The flow's ledger line (addon/ledger/ledger.py) heads the view, then the request's context window
+(its provenance: every unit's source and fate, as `headroom trace` shows it). Other flows are
+not claimed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mitmproxy.contentviews.base import TViewLine, TViewResult
 from addon.wire import json_splice
 from addon.wire.json_splice import Path
 from addon.flow_state import FlowState
+from addon.provenance.window_summary import summarize
 from addon.providers import provider_for
 
 PRIORITY = 2  # above the JSON view's 1: a rewritten request opens in this view
@@ -136,8 +139,40 @@ def _head(flow: http.HTTPFlow) -> Iterator[TViewLine]:
             yield [("header", "ledger:   "), ("text", line.removeprefix("ledger: "))]
 
 
+def composition_lines(report: dict) -> Iterator[TViewLine]:
+    """The request's context window: totals, tokens by type and tool, repeats, then every unit
+    with its source and fate (the same figures as `headroom trace`)."""
+    records = report.get("composition")
+    if not isinstance(records, list) or not records:
+        return
+    data = summarize([r for r in records if isinstance(r, dict)], {})
+    t = data["tokens"]
+    yield []
+    yield [("highlight", f"context window: {t['client']:,} tokens from the client → {t['forwarded']:,} forwarded; {t['new']:,} new in this request")]
+    for title, key in (("by type:  ", "by_type"), ("by tool:  ", "by_tool"), ("fates:    ", "fates")):
+        if data[key]:
+            yield [("header", title), ("text", " · ".join(_figure(g) for g in data[key]))]
+    for g in data["repeats"][:10]:
+        yield [("header", "twice+:   "), ("text", f"{g['source'] or g.get('content')} ×{g['count']} ({g['what']}, {g['tokens']:,} tokens, units {', '.join(map(str, g['positions']))})")]
+    for r in data["segments"]:
+        fate = str(r.get("fate", ""))
+        if r.get("kind"):
+            fate += f" ({r['kind']}{', ' + r['mode'] if r.get('mode') else ''})"
+        if r.get("reason"):
+            fate += f": {r['reason']}"
+        tokens = f"{r.get('tokens', 0):,}" + (f" → {r.get('sent', 0):,}" if r.get("sent") != r.get("tokens") else "")
+        new = " new" if r.get("new") else ""
+        yield [("text", f"#{r.get('pos')} {r.get('role')}/{r.get('type')}{new} · {r.get('source') or r.get('at')} · {tokens} · {fate}")]
+
+
+def _figure(group: dict) -> str:
+    sent = f" → {group['sent']:,}" if group.get("sent", group["tokens"]) != group["tokens"] else ""
+    return f"{group['name']} {group['tokens']:,}{sent}"
+
+
 def _before_after(flow: http.HTTPFlow, diff: BeforeAfter) -> Iterator[TViewLine]:
     yield from _head(flow)
+    yield from composition_lines(FlowState(flow).report or {})
     changes = diff.segments
     for n, change in enumerate(changes, 1):
         yield []
@@ -178,7 +213,7 @@ class HeadroomView(contentviews.View):
         if isinstance(flow, http.HTTPFlow) and (FlowState(flow).ledger_line is not None or FlowState(flow).report is not None):
             # Picked by hand for another message of an LLM flow: what Headroom knows, then the body.
             body = data.decode("utf-8", "replace")
-            return "Headroom: not rewritten", _chain(_head(flow), [[]], _text(body))
+            return "Headroom: not rewritten", _chain(_head(flow), composition_lines(FlowState(flow).report or {}), [[]], _text(body))
         return None  # not a flow Headroom saw: mitmproxy falls back to Raw
 
     def render_priority(self, data: bytes, *, flow=None, http_message=None, **unknown_metadata) -> float:

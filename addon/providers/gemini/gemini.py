@@ -42,6 +42,7 @@ class Gemini(Provider):
         return bool(headers.get("x-goog-api-key") or query.get("key"))
 
     prompt_units = staticmethod(prompt_shape.prompt_units)
+    prompt_root = staticmethod(request_parser.root)
     front_strings = staticmethod(prompt_shape.front_strings)
     last_message_path = staticmethod(prompt_shape.last_message_path)
     note_target = staticmethod(prompt_shape.note_target)

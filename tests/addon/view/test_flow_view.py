@@ -93,6 +93,24 @@ def test_a_rewritten_request_opens_in_the_view_with_before_and_after(tmp_path):
     assert between(lines, "── before", None) == LOG.splitlines()  # and nothing else changed
 
 
+def test_the_view_shows_the_context_window_of_the_request(tmp_path):
+    flow = rewritten(tmp_path, anthropic_body())
+    with view_loaded():
+        _, lines = render(flow)
+    [window] = [line for line in lines if line.startswith("context window: ")]
+    assert "forwarded" in window and "new in this request" in window
+    assert any(line.startswith("by tool:") and "Bash" in line for line in lines)
+    units = [line for line in lines if line.startswith("#")]
+    assert len(units) == len(flow.metadata["headroom"]["composition"]) == 4
+    assert "tool/tool_result new · Bash" in units[-1] and "compressed (log, lossless)" in units[-1]
+    # a request that was not rewritten shows its window too, when picked by hand
+    plain = request_flow(anthropic_body("short"))
+    plain.metadata["headroom"] = {"rewritten": [], "composition": flow.metadata["headroom"]["composition"][:1]}
+    with view_loaded():
+        _, lines = render(plain, view="headroom")
+    assert any(line.startswith("#0 user/text") for line in lines)
+
+
 def test_other_messages_and_flows_are_left_to_mitmproxy(tmp_path):
     flow = rewritten(tmp_path, anthropic_body())
     plain = request_flow(json.dumps({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}).encode())
@@ -148,9 +166,10 @@ def test_a_body_that_no_longer_parses_falls_back_to_raw(tmp_path):
     flow.metadata["headroom"]["retrieve_tool"] = "headroom_retrieve"
     with view_loaded():
         description, lines = render(flow, view="headroom")
-    assert description == "Headroom: not rewritten"  # the report head, then the body as text
+    assert description == "Headroom: not rewritten"  # the report head, the window, then the body as text
     assert lines[0].startswith("headroom: ") and lines[1].startswith("also:     tool headroom_retrieve added")
-    assert json.loads("\n".join(lines[3:])) == json.loads(flow.request.content)
+    body = next(i for i, line in enumerate(lines) if line.startswith("{"))
+    assert json.loads("\n".join(lines[body:])) == json.loads(flow.request.content)
 
 
 def test_report_lines():
