@@ -34,6 +34,7 @@ class FlowState:
     owner = _Key[str | None]("headroom_owner", None)  # who may fetch the originals this request names (hashed key)
     follow_up = _Key[bool]("headroom_follow_up", False)  # a request the proxy sent itself (retrieval rounds)
     streamed_retrieval = _Key[bool]("headroom_streamed_retrieval", False)  # answered by the loopback responder
+    upstream_url = _Key[str | None]("headroom_upstream_url", None)  # the provider URL of a flow routed to the responder
     retrieval_rounds = _Key[int]("headroom_retrieval_rounds", 0)  # rounds answered for a non-streamed response
     ledger_line = _Key[str | None]("headroom_ledger", None)  # the ledger's one-line summary (lines, over a WebSocket)
 

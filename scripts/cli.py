@@ -250,6 +250,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(c.ok or not c.required for c in checks) else 1
 
 
+# ---- headroom eval: the A/B of compression lives in scripts/evaluation/ ----------------------
+def cmd_eval(args: argparse.Namespace) -> int:
+    from scripts.evaluation.eval_command import run_eval
+
+    return run_eval(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="headroom", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -300,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pricing", help="price with this pricing table file (default: the bundled list prices)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=cmd_stats)
+
+    from scripts.evaluation.eval_command import HELP as EVAL_HELP, add_arguments as add_eval_arguments
+
+    add_eval_arguments(sub.add_parser("eval", help=EVAL_HELP)).set_defaults(func=cmd_eval)
     return parser
 
 

@@ -70,7 +70,9 @@ class StreamResponder:
         request = flow.request
         token = secrets.token_hex(16)
         body = (request.get_content() or b"").decode("utf-8")
-        self.jobs[token] = StreamJob(upstream_url(request), upstream.headers(request.headers), body, provider, tool_name, owner)
+        url = upstream_url(request)
+        self.jobs[token] = StreamJob(url, upstream.headers(request.headers), body, provider, tool_name, owner)
+        FlowState(flow).upstream_url = url  # a saved flow still says where it went (headroom eval re-sends it)
         request.scheme, request.host, request.port = "http", "127.0.0.1", self.port
         request.path = _PATH + token
         FlowState(flow).streamed_retrieval = True
