@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 from addon.cache.cache_aligner import AlignRequest, Alignment, CacheAligner
 from addon.cache.conversation import session_key
 from addon.compression.decision_memo import Decision, DecisionMemo, content_key
-from addon.compression.rewrite_report import RewriteReport, SegmentReport, count_tokens_for
+from addon.compression.rewrite_report import RewriteReport, SegmentOutcome, SegmentReport, count_tokens_for
 from addon.compression.segment_decisions import CompressFn, Policy, estimate_tokens, plan
-from addon.provenance.composition import Composer
 from addon.media.image_decisions import IMAGE, ImageFigures, ImageSettings, plan_images
+from addon.provenance.composition import Composer
 from addon.providers import ParsedRequest, Provider, UnknownShape
 from addon.retrieval.retrieval_path import RetrievalPath
+from addon.retrieval.retrieve_tool import RETRIEVE_ID
 from addon.wire.json_splice import AddMember, Edit, Replacement, splice, value_at
 from compressors import compress
 
@@ -138,6 +139,10 @@ def reduce_images(w: Rewrite) -> None:
     report.store_down = report.store_down or planned.store_down
     for path, form, replayed in figures.reductions:
         report.rewritten.append(SegmentReport(IMAGE, IMAGE, None, form.tokens_before, form.tokens_after, replayed, "", path))
+        ids = tuple(RETRIEVE_ID.findall(form.note))
+        report.outcomes.append(SegmentOutcome(path, "replayed" if replayed else "compressed", "", IMAGE, ids))
+    if figures.images:
+        report.images = figures.as_dict()
     report.markers += figures.markers
     report.new_markers += figures.new_markers
     report.replayed_markers += figures.markers - figures.new_markers

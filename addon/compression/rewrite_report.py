@@ -56,6 +56,7 @@ class RewriteReport:
     store_down: bool = False  # the store of originals failed during this rewrite
     retrieve_tool: str | None = None  # the tool added for them
     cache: dict = field(default_factory=dict)  # the cache aligner's report (addon/cache/cache_aligner.py)
+    images: dict | None = None  # this request's images before and after (addon/media/image_decisions.ImageFigures)
     outcomes: list[SegmentOutcome] = field(default_factory=list, repr=False)  # every segment's fate
     # every unit of the prompt, its source and fate (addon/provenance/composition.py); None until composed
     composition: list[dict] | None = None

@@ -83,6 +83,10 @@ class ImageFigures:
     errors: list[str] = field(default_factory=list)
     reductions: list[tuple[tuple, Forwarded, bool]] = field(default_factory=list, repr=False)  # (path, form, replayed)
 
+    def as_dict(self) -> dict[str, int]:
+        """The figures for the rewrite report (and so the ledger and the view)."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+
 
 @dataclass
 class ImagePlan:

@@ -4,7 +4,8 @@ For each unit (a tool definition, the system prompt, each content block or messa
 order the provider reads them): its position, role and type; its source (the tool call that
 produced a tool output, named by tools/tool_sources.py); whether the provider has seen it yet
 (`new`: after the model's last turn); its tokens as the client sent it and as forwarded; what
-compression made of it and why; the retrieve ids it carries. No content is kept: a digest of
+compression made of it and why; the retrieve ids it carries. Images count by the provider's
+formula (addon/media/image_tokens.py), read from their headers. No content is kept: a digest of
 its text tells repeats apart (the same file read three times).
 
 Built off the critical path, on the counting thread, once exact counts are in (see
@@ -14,12 +15,16 @@ facts of each unit are cached by the unit's in-process digest: a turn costs the 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from addon.media.image_blocks import split_data_url
+from addon.media.image_reduction import probe
+from addon.media.image_tokens import image_tokens
 from addon.provenance.tool_sources import source_of
 from addon.provenance.unit_facts import UnitFacts, describe
 from addon.wire.json_splice import value_at
@@ -84,7 +89,7 @@ class Composer:
         root = provider.prompt_root(document)
         base = value_at(document, root) if root else document
         units = provider.prompt_units(document)
-        known = [self._facts(u.digest, u.path, base) for u in units]
+        known = [self._facts(u.digest, u.path, base, provider.name) for u in units]
         last_model_turn = max((i for i, k in enumerate(known) if k.facts.role == "assistant"), default=-1)
         outcomes = _by_unit([root + u.path for u in units], report.outcomes)
         shrunk = _by_unit([root + u.path for u in units], report.rewritten)
@@ -103,20 +108,54 @@ class Composer:
             ))  # fmt: skip
         return records
 
-    def _facts(self, digest: str, path: tuple, base: Any) -> _Known:
+    def _facts(self, digest: str, path: tuple, base: Any, provider: str) -> _Known:
         with self._lock:
             if (hit := self._known.get(digest)) is not None:
                 self._known.move_to_end(digest)
                 return hit
         message = value_at(base, path[:2]) if len(path) > 2 else None  # a block's message
         role = message.get("role") if isinstance(message, dict) and isinstance(message.get("role"), str) else None
-        facts = describe(str(path[0]), value_at(base, path), role)
-        known = _Known(facts, count_tokens(facts.text), hashlib.sha256(facts.text.encode("utf-8", "surrogatepass")).hexdigest()[:16])
+        value = value_at(base, path)
+        facts = describe(str(path[0]), value, role)
+        tokens = count_tokens(facts.text) + sum(image_tokens(provider, size) for size in image_sizes(value))
+        known = _Known(facts, tokens, hashlib.sha256(facts.text.encode("utf-8", "surrogatepass")).hexdigest()[:16])
         with self._lock:
             self._known[digest] = known
             while len(self._known) > self._limit:
                 self._known.popitem(last=False)
         return known
+
+
+def image_sizes(value: Any) -> list[tuple[int, int]]:
+    """The pixel sizes of the base64 images in a value (every API's shape: a `data` string beside
+    an image media type, or a `data:image/…` URL), read from their headers."""
+    found: list[str] = []
+    _base64_images(value, found)
+    sizes = []
+    for data in found:
+        try:
+            probed = probe(base64.b64decode(data, validate=False))
+        except ValueError:
+            continue
+        if probed is not None:
+            sizes.append(probed.size)
+    return sizes
+
+
+def _base64_images(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        if (split := split_data_url(value)) is not None and split[0].startswith("image/"):
+            out.append(split[1])
+    elif isinstance(value, dict):
+        media = value.get("media_type") or value.get("mimeType") or value.get("mime_type") or ""
+        if isinstance(value.get("data"), str) and isinstance(media, str) and media.startswith("image/"):
+            out.append(value["data"])
+        for item in value.values():
+            if isinstance(item, dict | list) or (isinstance(item, str) and item.startswith("data:image/")):
+                _base64_images(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _base64_images(item, out)
 
 
 def _by_unit(unit_paths: list[tuple], items: list) -> dict[int, list]:

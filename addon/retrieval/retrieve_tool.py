@@ -23,6 +23,7 @@ RANGE_RE = r"\d+-\d+"
 # A marker names the stored original and, for a fold whose lines are known, the fold's own id:
 # `<original id>:<first>-<last>`, whose answer is exactly the lines it folded.
 MARKER_ID = re.compile(r"\[… [^\]\n]* folded(?::[^\]\n]*)? · retrieve id=(" + ID_RE + r")(?::" + RANGE_RE + r")?\]")
+RETRIEVE_ID = re.compile(r"retrieve id=(" + ID_RE + r")")  # any note naming an original (folds, images)
 FOLD_ID = re.compile(r"\A(" + ID_RE + r")(?::(\d+)-(\d+))?\Z")
 LINES = re.compile(r"\A\s*(\d+)\s*(?:-\s*(\d+)\s*)?\Z")
 MAX_ANSWER_TOKENS = 8_000  # one answer at most (≈ chars / 4); the rest is asked for by range

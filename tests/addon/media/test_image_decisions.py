@@ -70,6 +70,9 @@ def test_a_fresh_screenshot_goes_smaller_with_a_marker_and_the_tool(memo, retrie
     assert [t["name"] for t in sent["tools"]] == ["headroom_retrieve"] and report.retrieve_tool
     [entry] = report.rewritten
     assert entry.kind == "image" and entry.tokens_after < entry.tokens_before
+    [outcome] = report.outcomes  # the provenance record's fate: compressed, with the id the note names
+    assert (outcome.fate, outcome.kind, outcome.ids) == ("compressed", "image", (original_id,))
+    assert report.as_dict()["images"] == {**report.images, "reduced": 1, "images": 1} and report.images["bytes_after"] < report.images["bytes_before"]
     # the retrieve tool answers with the original image, where tool results can carry one
     answer = image_answer("anthropic", stored.text)
     assert answer[1]["source"]["data"] == SHOT and image_answer("openai_chat", stored.text) == NO_IMAGES

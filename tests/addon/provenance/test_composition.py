@@ -100,3 +100,30 @@ def test_openai_chat_and_gemini_sources_come_from_their_calls():
     ]}}  # fmt: skip
     records = Composer().compose(provider_named("gemini"), gemini, RewriteReport("gemini"))
     assert [r.source for r in records] == ["", "read_file /a.txt", "read_file /a.txt"] and records[2].new
+
+
+def test_images_count_by_the_providers_formula_and_their_reduction_shows():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from addon.media.image_tokens import image_tokens
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1500, 1000), "white").save(buffer, "PNG")
+    data = base64.b64encode(buffer.getvalue()).decode()
+    body = {"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}},
+        {"type": "text", "text": "what is this?"},
+    ]}]}  # fmt: skip
+    path = ("messages", 0, "content", 0, "source", "data")
+    report = RewriteReport("anthropic")
+    report.rewritten = [SegmentReport("image", "image", None, 1500, 900, False, "", path)]
+    report.outcomes = [SegmentOutcome(path, "compressed", "", "image", ("b" * 24,))]
+    [image, text] = Composer().compose(provider_named("anthropic"), body, report)
+    assert (image.type, image.tokens, image.fate, image.kind, image.ids) == ("image", image_tokens("anthropic", (1500, 1000)), "compressed", "image", ("b" * 24,))
+    assert image.sent == image.tokens - 600 and text.type == "text"
+    chat = {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64," + data}}]}]}
+    [unit] = Composer().compose(provider_named("openai_chat"), chat, RewriteReport("openai_chat"))
+    assert unit.tokens == image_tokens("openai_chat", (1500, 1000)) and unit.type == "image"
