@@ -29,6 +29,9 @@ from addon.proxy.home import private_dir
 
 log = logging.getLogger(__name__)
 SHARED_PREFIX = "memo:"
+# Records that change over a conversation (the cache aligner's thread state): shared as the
+# latest version, not the first, and never replaced by the team's on a replay.
+MUTABLE_KINDS = frozenset({"align"})
 
 DEFAULT_TTL_S = 7 * 24 * 3600  # well beyond any provider cache (1 h at most)
 
@@ -62,6 +65,7 @@ class DecisionMemo:
         self._touched: dict[str, float] = {}
         self._cache: diskcache.Cache | None = None
         self._shared = None  # a RedisBackend (addon/retrieval/store_backends.py) shared by a team
+        self._published: set[str] = set()  # keys whose decision Redis is known to hold (since it was last unreachable)
         if directory is not None:
             self.open(directory)
 
@@ -77,9 +81,11 @@ class DecisionMemo:
     def share(self, backend) -> None:
         """Also keep decisions in a team's Redis (a RedisBackend), or stop (None)."""
         self._shared = backend
+        self._published = set()
 
     def get(self, key: str) -> Decision | None:
-        """The decision for `key`, extending its life when half of it has passed."""
+        """The decision for `key`, extending its life when half of it has passed; with a team's
+        Redis, the team's decision (see `_agreed`)."""
         with self._lock:
             decision = self._lru.get(key)
             if decision is not None:
@@ -93,13 +99,35 @@ class DecisionMemo:
                 if value is None:
                     return None
                 self._cache.set(key, value, expire=self._ttl_s)
+                self._published.add(key)
                 expire_at = None
             decision = Decision(*value)
             self._remember(key, decision)
             self._refresh(key, expire_at)
         elif time.time() - self._touched.get(key, 0) > self._ttl_s / 2:
             self._refresh(key, None)
-        return decision
+        return self._agreed(key, decision)
+
+    def _agreed(self, key: str, decision: Decision) -> Decision:
+        """A decision this proxy holds that the team's Redis may not (made while Redis was away,
+        or lost with it): offered to Redis once, first writer wins, and the winner is adopted. So
+        proxies that diverged during an outage forward the same bytes again soon after it, instead
+        of each replaying its own version and breaking the other's cached prefix on every turn."""
+        if self._shared is None or key in self._published or decision.kind in MUTABLE_KINDS:
+            return decision
+        value = (decision.kind, decision.text, decision.tokens_before, decision.tokens_after)
+        winner = self._shared_first_of(key, value)
+        if winner is None:
+            return decision  # unreachable: offered again on a later request
+        self._published.add(key)
+        if winner[:2] == value[:2]:
+            return decision
+        adopted = Decision(*winner)
+        if self._cache is not None:
+            self._cache.set(key, winner, expire=self._ttl_s)
+        self._remember(key, adopted)
+        log.info("headroom: a decision made apart from the team was replaced by the team's (%s)", key[:12])
+        return adopted
 
     def put(self, key: str, decision: Decision) -> None:
         if self._cache is None:
@@ -117,6 +145,7 @@ class DecisionMemo:
             raw = self._shared.get(SHARED_PREFIX + key)
         except Exception as e:  # noqa: BLE001 - StoreUnavailable and the like: not shared this time
             log.debug("headroom: shared memo unavailable (%s)", e)
+            self._published.clear()
             return None
         try:
             value = json.loads(raw) if raw else None
@@ -127,10 +156,28 @@ class DecisionMemo:
     def _shared_put(self, key: str, value: tuple) -> None:
         if self._shared is None:
             return
+        if value[0] in MUTABLE_KINDS:
+            try:
+                self._shared.set(SHARED_PREFIX + key, json.dumps(value).encode("utf-8"), self._ttl_s)
+            except Exception as e:  # noqa: BLE001
+                log.debug("headroom: shared memo unavailable (%s)", e)
+            return
+        if self._shared_first_of(key, value) is not None:
+            self._published.add(key)
+
+    def _shared_first_of(self, key: str, value: tuple) -> tuple | None:
+        """The team's value for `key` (this one if it had none), or None when Redis is unreachable."""
         try:
-            self._shared.first_of(SHARED_PREFIX + key, json.dumps(value).encode("utf-8"), ttl_s=self._ttl_s)
-        except Exception as e:  # noqa: BLE001
+            raw = self._shared.first_of(SHARED_PREFIX + key, json.dumps(value).encode("utf-8"), ttl_s=self._ttl_s)
+        except Exception as e:  # noqa: BLE001 - StoreUnavailable and the like
             log.debug("headroom: shared memo unavailable (%s)", e)
+            self._published.clear()  # Redis went away, perhaps with its data: offer decisions again
+            return None
+        try:
+            winner = json.loads(raw)
+        except ValueError:
+            return value
+        return tuple(winner) if isinstance(winner, list) and len(winner) == 4 else value
 
     def _refresh(self, key: str, expire_at: float | None) -> None:
         now = time.time()

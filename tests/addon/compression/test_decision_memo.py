@@ -105,3 +105,78 @@ def test_content_key_accepts_lone_surrogates() -> None:
     assert len(key) == 64
     assert key != content_key("broken \udc00 text")
     assert key == content_key("broken \ud800 text")
+
+
+class FakeRedis:
+    """The part of RedisBackend the memo uses; `down` makes every call fail like an outage."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+        self.down = False
+        self.calls = 0
+
+    def _check(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise ConnectionError("redis is down")
+
+    def get(self, key: str) -> bytes | None:
+        self._check()
+        return self.values.get(key)
+
+    def set(self, key: str, value: bytes, ttl_s: int) -> None:
+        self._check()
+        self.values[key] = value
+
+    def first_of(self, key: str, value: bytes, ttl_s: int | None = None) -> bytes:
+        self._check()
+        return self.values.setdefault(key, value)
+
+
+def test_team_members_share_decisions_first_writer_wins(tmp_path: Path) -> None:
+    redis = FakeRedis()
+    a, b = DecisionMemo(tmp_path / "a"), DecisionMemo(tmp_path / "b")
+    a.share(redis)
+    b.share(redis)
+    a.put("k", Decision("log", "folded by a", None, None))
+    assert b.get("k") == Decision("log", "folded by a", None, None)
+    b.put("k2", Decision("log", "b's", None, None))
+    a.put("k2", Decision("log", "a's", None, None))  # decided apart, at the same moment
+    calls = redis.calls
+    assert b.get("k2").text == "b's" and redis.calls == calls  # known shared: no round trip
+
+
+def test_decisions_made_during_an_outage_converge_once_redis_is_back(tmp_path: Path) -> None:
+    redis = FakeRedis()
+    a, b = DecisionMemo(tmp_path / "a"), DecisionMemo(tmp_path / "b")
+    a.share(redis)
+    b.share(redis)
+    redis.down = True
+    b.put("k", Decision("log", "b's fold", None, None))  # Redis never hears of it
+    assert a.get("k") is None  # a forwards the text whole meanwhile
+    redis.down = False
+    redis.values.clear()  # back, and empty, as after a crash
+    assert b.get("k").text == "b's fold"  # offered to Redis on its next use: the first, so it wins
+    assert a.get("k").text == "b's fold"  # and a takes it from there
+    a.put("k3", Decision("log", "a's", None, None))
+    redis.down = True
+    assert a.get("k-missing") is None  # a call fails: a knows Redis went away
+    redis.down = False
+    redis.values["memo:k3"] = b'["log", "someone else\'s", null, null]'
+    assert a.get("k3").text == "someone else's"  # re-offered after the outage: the team's wins, adopted
+    assert DecisionMemo(tmp_path / "a").get("k3").text == "someone else's"  # on disk too
+
+
+def test_the_aligners_records_are_shared_as_their_latest_version(tmp_path: Path) -> None:
+    redis = FakeRedis()
+    a, b = DecisionMemo(tmp_path / "a"), DecisionMemo(tmp_path / "b")
+    a.share(redis)
+    b.share(redis)
+    a.put("align:t", Decision("align", '{"notes": 1}', None, None))
+    a.put("align:t", Decision("align", '{"notes": 2}', None, None))
+    assert b.get("align:t").text == '{"notes": 2}'
+    redis.down = True
+    a.get("k-missing")
+    redis.down = False
+    b.put("align:t", Decision("align", '{"notes": 3}', None, None))
+    assert a.get("align:t").text == '{"notes": 2}'  # its own, never replaced by an older or newer shared one on replay
