@@ -10,21 +10,16 @@ the model budget. Past it the segment goes out whole, the decision is memoised l
 keeps its thread until it finishes (Python threads cannot be stopped); the pool is bounded, so a
 burst of slow inputs waits in its queue and the requests behind it still leave on time.
 
-With `processes` > 0 the compressions run in that many worker processes instead (spawned at
-start, each loading the compressors and the text model once), so their CPU work no longer
-shares the event loop's GIL; until the workers are ready, and if the pool ever breaks, the
-threads serve.
+Off the event loop's GIL altogether: addon/compression/rewrite_workers.py runs each request's
+whole rewrite, this budget included, in a worker process (`headroom_processes`).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import threading
 import time
 from collections import Counter
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, TimeoutError, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass, field
 
 from compressors import Context, Result, Settings, compress
@@ -55,24 +50,12 @@ class CompressBudget:
     model_s: float = 2.0
     workers: int = 4
     counters: Counter = field(default_factory=Counter)
-    processes: int = 0  # worker processes (0: threads of this process)
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="headroom-compress")
-        self._processes: ProcessPoolExecutor | None = None
-        self._ready = threading.Event()
 
     def start(self) -> None:
-        """Spawn the worker processes, if any; they serve once each has warmed up."""
-        if self.processes < 1 or self._processes is not None:
-            return
-        pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm_worker)
-        self._processes = pool
-        pings = [pool.submit(time.monotonic) for _ in range(self.processes)]
-        threading.Thread(target=lambda: (wait(pings), self._ready.set()), name="headroom-workers-ready", daemon=True).start()
-
-    def _executor(self) -> Executor:
-        return self._processes if self._processes is not None and self._ready.is_set() else self._pool
+        """Nothing to start: the threads start on first use (kept for the addon's lifecycle)."""
 
     def deadline(self) -> float:
         """The monotonic time by which a request's non-model compression must be done."""
@@ -84,37 +67,26 @@ class CompressBudget:
         once the base budget is spent: the compressor itself routes the text, so the common,
         quick segment is not routed twice."""
         future = None
-        try:
-            left = deadline - time.monotonic()
-            if left > 0:
-                future = self._submit(text, context, settings)
-                try:
-                    return future.result(timeout=left)
-                except TimeoutError:
-                    pass
-            extra = deadline + self.model_s - time.monotonic()
-            if extra > 0 and expected_kind(text, context) in MODEL_KINDS:
-                future = future or self._submit(text, context, settings)
-                try:
-                    return future.result(timeout=extra)
-                except TimeoutError:
-                    pass
-        except BrokenProcessPool:
-            self._ready.clear()
-            self.counters["compress_workers_broken"] += 1
-            return self._over(text, context, "lost its worker process")
+        left = deadline - time.monotonic()
+        if left > 0:
+            future = self._submit(text, context, settings)
+            try:
+                return future.result(timeout=left)
+            except TimeoutError:
+                pass
+        extra = deadline + self.model_s - time.monotonic()
+        if extra > 0 and expected_kind(text, context) in MODEL_KINDS:
+            future = future or self._submit(text, context, settings)
+            try:
+                return future.result(timeout=extra)
+            except TimeoutError:
+                pass
         if future is not None:
             future.cancel()  # if it has not started; a running one finishes on its own thread
         return self._over(text, context, "past the request's budget")
 
     def _submit(self, text: str, context: Context, settings: Settings):
-        try:
-            return self._executor().submit(compress, text, context, settings=settings)
-        except BrokenProcessPool:  # a worker died: the threads serve from now on
-            self._ready.clear()
-            self.counters["compress_workers_broken"] += 1
-            log.warning("headroom: the compression workers stopped; compressing in this process")
-            return self._pool.submit(compress, text, context, settings=settings)
+        return self._pool.submit(compress, text, context, settings=settings)
 
     def _over(self, text: str, context: Context, why: str) -> Result:
         self.counters["compress_over_budget"] += 1
@@ -123,12 +95,10 @@ class CompressBudget:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._processes is not None:
-            self._processes.shutdown(wait=False, cancel_futures=True)
 
 
 def warm_worker() -> None:
-    """A worker process's start: every compressor module, the tokenizer and the text model, once."""
+    """A rewrite worker process's start: every compressor module, the tokenizer and the text model, once."""
     from compressors.router import REGISTRY, load
     from compressors.tokens import count_tokens
 

@@ -9,14 +9,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 from mitmproxy import command, ctx, exceptions, hooks, http
 
 from addon.cache.cache_aligner import cache_summary
 from addon.cache.cache_alignment import CacheAlignment
 from addon.compression.pipeline import NotJson, rewrite_body
-from addon.compression.rewrite_report import RewriteReport, count_tokens_for
+from addon.compression.rewrite_report import RewriteReport, count_tokens_for, summary_of
 from addon.compression.compress_budget import CompressBudget
+from addon.compression.rewrite_workers import RetrievalFacts, RewriteDone, RewriteJob, RewriteWorkers, WorkerSetup, route_key
 from addon.compression.segment_decisions import CompressFn, Policy
 from addon.flow_state import FlowState
 from addon.media.image_decisions import ImageSettings, parse_max_edge
@@ -31,6 +33,14 @@ from compressors.router import KINDS, parse_modes, parse_projections
 from compressors.tokens import count_tokens
 
 log = logging.getLogger(__name__)
+
+# Options a rewrite worker process is started with: a change restarts the workers.
+WORKER_OPTIONS = {
+    "headroom_processes", "headroom_home", "headroom_redis_url", "headroom_store_ttl_s", "headroom_store_max_mb",
+    "headroom_min_tokens", "headroom_min_saving_pct", "headroom_kinds", "headroom_exclude_tools", "headroom_json_projections",
+    "headroom_budget_ms", "headroom_model_budget_ms", "headroom_workers", "headroom_cache_move", "headroom_cache_breakpoints",
+    "headroom_cache_ttl", "headroom_cache_rules", "headroom_images", "headroom_image_max_edge", "headroom_provenance",
+}  # fmt: skip
 
 # Nothing lost: a lossy fold needs a retrieve path for the model to get the original back.
 # Requests that cannot carry the retrieve tool get lossless transforms only.
@@ -78,6 +88,7 @@ class Compression:
         self.images = ImageSettings()
         self.budget = CompressBudget(counters=services.counters)
         self.composer: Composer | None = Composer()  # provenance of every request (headroom_provenance)
+        self.workers: RewriteWorkers | None = None  # headroom_processes: whole rewrites in worker processes
         self._running = False
         self._background: set[asyncio.Future] = set()
 
@@ -91,7 +102,8 @@ class Compression:
         loader.add_option("headroom_workers", int, 2, "Threads that run compression off the event loop.")
         loader.add_option(
             "headroom_processes", int, 0,
-            "Worker processes for compression (0: threads of the proxy's own process, sharing its GIL).",
+            "Worker processes that run each request's whole rewrite (parse, compress, splice, counts), off the "
+            "event loop's GIL; a conversation stays on one. 0: threads of the proxy's own process.",
         )
         loader.add_option(
             "headroom_budget_ms", int, int(CompressBudget.base_s * 1000),
@@ -149,7 +161,6 @@ class Compression:
                 ctx.options.headroom_model_budget_ms / 1000,
                 2 * ctx.options.headroom_workers,
                 self.counters,
-                max(0, ctx.options.headroom_processes),
             )
             if self._running:
                 self.budget.start()
@@ -171,6 +182,27 @@ class Compression:
             except ValueError as e:
                 raise exceptions.OptionsError(str(e)) from e
             self.images = ImageSettings(ctx.options.headroom_images, edges)
+
+        if updated & WORKER_OPTIONS:
+            if ctx.options.headroom_processes < 0:
+                raise exceptions.OptionsError("headroom_processes must be 0 (threads) or more")
+            self._restart_workers()
+
+    def _restart_workers(self) -> None:
+        """(Re)start the rewrite workers with the current options; they open the state themselves."""
+        if self.workers is not None:
+            self.workers.shutdown()
+            self.workers = None
+        if self._running and ctx.options.headroom_processes > 0:
+            self.workers = RewriteWorkers(ctx.options.headroom_processes, self._worker_setup())
+
+    def _worker_setup(self) -> WorkerSetup:
+        o = ctx.options
+        return WorkerSetup(
+            str(Path(o.headroom_home).expanduser()), o.headroom_redis_url, o.headroom_store_ttl_s, o.headroom_store_max_mb * 1024 * 1024,
+            self.policy, self.settings, self._lossless_settings(), o.headroom_budget_ms / 1000, o.headroom_model_budget_ms / 1000,
+            2 * o.headroom_workers, self.cache.aligner.options, o.headroom_cache_rules or None, self.images, self.composer is not None,
+        )  # fmt: skip
 
     def compress_segment(self, text: str, context: Context) -> Result:
         """The compressor the rewriter calls, with the user's settings."""
@@ -195,6 +227,7 @@ class Compression:
         # request that needs them (the model takes seconds to load).
         self._running = True
         self.budget.start()
+        self._restart_workers()
         self.count_executor.submit(count_tokens, "warm up")
         self.count_executor.submit(_load_compressors)  # their first use must not eat a request's budget
         threading.Thread(target=_load_text_model, name="headroom-text-model", daemon=True).start()
@@ -277,6 +310,11 @@ class Compression:
         self, flow: http.HTTPFlow, provider: Provider, body: bytes, retrieval: RetrievalPath | None = None, cache_key: dict[str, str] | None = None
     ) -> bytes | None:
         """The rewritten body, or None to forward the original (unchanged, or any failure)."""
+        workers = self.workers
+        if workers is not None and workers.ready and self.compress_fn == self.compress_segment:
+            done = await self._rewrite_in_worker(workers, flow, provider, body, retrieval, cache_key)
+            if done is not None:
+                return self._apply(flow, provider, done)
         # Tests swap compress_fn; the real one runs under the request's time budget and falls back
         # to lossless where there is no way back.
         compress_fn, lossless_fn = self._budgeted() if self.compress_fn == self.compress_segment else (self.compress_fn, None)
@@ -313,6 +351,44 @@ class Compression:
         flow.marked = ":scissors:"
         return new_body
 
+    async def _rewrite_in_worker(
+        self, workers: RewriteWorkers, flow: http.HTTPFlow, provider: Provider, body: bytes, retrieval: RetrievalPath | None, cache_key: dict[str, str] | None
+    ) -> RewriteDone | None:
+        """The worker's answer, or None when the workers cannot serve (the threads then do)."""
+        _, align = self.cache.alignment(flow, provider)
+        job = RewriteJob(body, provider.name, RetrievalFacts.of(retrieval) if retrieval is not None else None, cache_key, align)
+        try:
+            return await asyncio.wrap_future(workers.submit(job, route_key(align.session_headers, body)))
+        except Exception as e:  # a worker died (BrokenProcessPool) or could not take the job
+            workers.broken = True
+            self.counters["rewrite_workers_broken"] += 1
+            log.warning("headroom: the rewrite workers stopped (%s: %s); rewriting in the proxy's threads", type(e).__name__, e)
+            return None
+
+    def _apply(self, flow: http.HTTPFlow, provider: Provider, done: RewriteDone) -> bytes | None:
+        """A worker's answer on the flow, as `_rewrite` does for a thread's."""
+        self.counters.update(done.counters)
+        if done.passed:
+            self.counters[done.passed if done.passed != "error" else "errors"] += 1
+            if done.passed == "error":
+                log.warning("headroom: %s %s passed through unchanged (%s)", provider.name, flow.request.path, done.reason)
+                FlowState(flow).report = {"error": done.reason}
+            else:
+                log.info("headroom: %s %s passed through: %s", provider.name, flow.request.path, done.reason)
+            return None
+        for error in done.errors:
+            self.counters["errors"] += 1
+            log.warning("headroom: a %s segment was left as it was (compressor failed: %s)", provider.name, error)
+        FlowState(flow).report = done.report
+        if done.report.get("rewritten") or cache_summary(done.report.get("cache") or {}):
+            flow.comment = summary_of(done.report)
+        if done.body is None:
+            self.counters["unchanged"] += 1
+            return None
+        self.counters["rewritten"] += 1
+        flow.marked = ":scissors:"
+        return done.body
+
     async def _count_later(self, flow: http.HTTPFlow, report: RewriteReport) -> None:
         try:
             await asyncio.get_running_loop().run_in_executor(self.count_executor, count_tokens_for, report, self.services.memo)
@@ -336,5 +412,7 @@ class Compression:
     def done(self) -> None:
         if self.executor:
             self.executor.shutdown(wait=False)
+        if self.workers is not None:
+            self.workers.shutdown()
         self.count_executor.shutdown(wait=False)
         self.budget.shutdown()

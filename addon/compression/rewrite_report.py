@@ -125,3 +125,13 @@ def count_tokens_for(report: RewriteReport, memo: DecisionMemo) -> RewriteReport
         except Exception as e:  # provenance is for reading later: never a reason to lose the row
             log.warning("headroom: the composition of a %s request was not recorded (%s: %s)", report.provider, type(e).__name__, e)
     return report
+
+
+def summary_of(data: dict) -> str:
+    """`RewriteReport.summary` of a report that crossed a process boundary as its dict."""
+    entries = [e for e in data.get("rewritten") or [] if isinstance(e, dict)]
+    report = RewriteReport(
+        str(data.get("provider", "")), segments=int(data.get("segments") or 0), ms=float(data.get("ms") or 0.0), cache=data.get("cache") or {},
+        rewritten=[SegmentReport(str(e.get("kind")), str(e.get("source")), e.get("tool_name"), e.get("tokens_before"), e.get("tokens_after"), bool(e.get("memo"))) for e in entries],
+    )  # fmt: skip
+    return report.summary()

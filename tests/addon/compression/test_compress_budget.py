@@ -54,20 +54,3 @@ def test_prose_for_the_text_model_gets_the_model_budget(slow) -> None:
     slow["delay"] = 0.2
     assert budget.compress(PROSE, Context(), Settings(), budget.deadline()).kind == "log"  # waited for it
     assert budget.compress(LOG, Context(tool_name="Bash"), Settings(), budget.deadline()).kind == OVER_BUDGET
-
-
-def test_worker_processes_compress_like_the_proxy_process() -> None:
-    """`headroom_processes`: compressions run in spawned workers (off the event loop's GIL) once
-    they are warm, with the same results as in-process; before that the threads serve."""
-    from compressors import compress
-
-    budget = CompressBudget(base_s=30.0, model_s=0.0, processes=1)
-    try:
-        budget.start()
-        assert budget._executor() is budget._pool  # not warm yet: threads
-        assert budget._ready.wait(120), "the worker process never became ready"
-        assert budget._executor() is budget._processes
-        context = Context(tool_name="Bash", tool_args={"command": "make"})
-        assert budget.compress(LOG, context, Settings(), budget.deadline()) == compress(LOG, context, settings=Settings())
-    finally:
-        budget.shutdown()
