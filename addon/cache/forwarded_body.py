@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from addon.wire.json_splice import AddMember, Append, Edit, Path, Replacement
+from addon.wire.json_splice import AddMember, Append, Edit, Path, Replacement, ReplaceElement
 
 
 def with_edits(body: dict, edits: list[Edit]) -> dict:
@@ -25,11 +25,17 @@ def with_edits(body: dict, edits: list[Edit]) -> dict:
             node = child
         return node
 
-    for edit in edits:
+    # An element replaced by several shifts the indices after it: those go last, the highest
+    # index first, so every edit's path still names the body as it came.
+    elements = sorted((e for e in edits if isinstance(e, ReplaceElement)), key=lambda e: -int(e.path[-1]))
+    for edit in [e for e in edits if not isinstance(e, ReplaceElement)] + elements:
         if isinstance(edit, Replacement):
             container(edit.path[:-1])[edit.path[-1]] = edit.text
         elif isinstance(edit, Append):
             container(edit.path).append(json.loads(edit.literal))
+        elif isinstance(edit, ReplaceElement):
+            index = int(edit.path[-1])
+            container(edit.path[:-1])[index : index + 1] = [json.loads(literal) for literal in edit.literals]
         else:
             container(edit.path)[edit.key] = json.loads(edit.literal)
     return out

@@ -22,6 +22,7 @@ from addon.compression.rewrite_workers import RetrievalFacts, RewriteDone, Rewri
 from addon.compression.segment_decisions import CompressFn, Policy
 from addon.flow_state import FlowState
 from addon.media.image_decisions import ImageSettings, parse_max_edge
+from addon.media.video_decisions import parse_video_fps
 from addon.providers import Provider, UnknownShape, provider_for
 from addon.provenance.composition import Composer
 from addon.proxy.host_filter import HostFilter
@@ -39,7 +40,7 @@ WORKER_OPTIONS = {
     "headroom_processes", "headroom_home", "headroom_redis_url", "headroom_store_ttl_s", "headroom_store_max_mb",
     "headroom_min_tokens", "headroom_min_saving_pct", "headroom_kinds", "headroom_exclude_tools", "headroom_json_projections",
     "headroom_budget_ms", "headroom_model_budget_ms", "headroom_workers", "headroom_cache_move", "headroom_cache_breakpoints",
-    "headroom_cache_ttl", "headroom_cache_rules", "headroom_images", "headroom_image_max_edge", "headroom_provenance",
+    "headroom_cache_ttl", "headroom_cache_rules", "headroom_images", "headroom_image_max_edge", "headroom_video_fps", "headroom_provenance",
 }  # fmt: skip
 
 # Nothing lost: a lossy fold needs a retrieve path for the model to get the original back.
@@ -139,8 +140,13 @@ class Compression:
         loader.add_option(
             "headroom_image_max_edge", Sequence[str], [],
             "Longest image edge per provider, PROVIDER=PIXELS (anthropic, openai_chat, openai_responses, gemini); "
-            "defaults anthropic=1280 and what the others keep anyway. Never below what a provider keeps where its "
-            "tool results cannot return the original.",
+            "defaults anthropic=1280, gemini=1536 and what OpenAI keeps anyway. Never below what a provider keeps where "
+            "its retrieve answers cannot return the original.",
+        )
+        loader.add_option(
+            "headroom_video_fps", float, 1.0,
+            "Gemini inline video: frames looked at per second; near-duplicates are dropped and the rest sent as "
+            "images with their timestamps (the original stays retrievable). Gemini itself reads 1 frame a second.",
         )
 
     def configure(self, updated: set[str]) -> None:
@@ -176,12 +182,13 @@ class Compression:
             except ValueError as e:
                 raise exceptions.OptionsError(str(e)) from e
             self.settings = Settings(modes, tuple(ctx.options.headroom_exclude_tools), "on", projections)
-        if updated & {"headroom_images", "headroom_image_max_edge"}:
+        if updated & {"headroom_images", "headroom_image_max_edge", "headroom_video_fps"}:
             try:
                 edges = parse_max_edge(ctx.options.headroom_image_max_edge)
+                fps = parse_video_fps(ctx.options.headroom_video_fps)
             except ValueError as e:
                 raise exceptions.OptionsError(str(e)) from e
-            self.images = ImageSettings(ctx.options.headroom_images, edges)
+            self.images = ImageSettings(ctx.options.headroom_images, edges, fps)
 
         if updated & WORKER_OPTIONS:
             if ctx.options.headroom_processes < 0:

@@ -36,6 +36,7 @@ from addon.compression.decision_memo import Decision, DecisionMemo, content_key
 from addon.compression.rewrite_report import RewriteReport, SegmentOutcome, SegmentReport, count_tokens_for
 from addon.compression.segment_decisions import CompressFn, Policy, estimate_tokens, plan
 from addon.media.image_decisions import IMAGE, ImageFigures, ImageSettings, plan_images
+from addon.media.video_decisions import VIDEO, VideoForm
 from addon.provenance.composition import Composer
 from addon.providers import ParsedRequest, Provider, UnknownShape
 from addon.retrieval.retrieval_path import RetrievalPath
@@ -138,9 +139,10 @@ def reduce_images(w: Rewrite) -> None:
     report.errors += figures.errors
     report.store_down = report.store_down or planned.store_down
     for path, form, replayed in figures.reductions:
-        report.rewritten.append(SegmentReport(IMAGE, IMAGE, None, form.tokens_before, form.tokens_after, replayed, "", path))
+        kind = VIDEO if isinstance(form, VideoForm) else IMAGE
+        report.rewritten.append(SegmentReport(kind, kind, None, form.tokens_before, form.tokens_after, replayed, "", path))
         ids = tuple(RETRIEVE_ID.findall(form.note))
-        report.outcomes.append(SegmentOutcome(path, "replayed" if replayed else "compressed", "", IMAGE, ids))
+        report.outcomes.append(SegmentOutcome(path, "replayed" if replayed else "compressed", "", kind, ids))
     if figures.images:
         report.images = figures.as_dict()
     report.markers += figures.markers

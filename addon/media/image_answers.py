@@ -1,5 +1,7 @@
-"""The retrieve tool's answer for a stored original image, in the shape each provider's tool
-results take: Anthropic's tool_result content may hold image blocks; elsewhere it is text."""
+"""The retrieve tool's answer for a stored original image (or Gemini video), in the shape each
+provider's tool results take: Anthropic's tool_result content may hold image blocks; Gemini's
+answer turn may hold inlineData parts beside the functionResponse
+(addon/providers/gemini/function_responses.py); OpenAI's tool outputs are text."""
 
 from __future__ import annotations
 
@@ -20,5 +22,11 @@ def image_answer(provider: str, original: str) -> str | list[dict[str, Any]]:
         return [
             {"type": "text", "text": "The original image:"},
             {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}},
+        ]
+    if provider == "gemini":
+        what = "video" if media_type.startswith("video/") else "image"
+        return [
+            {"text": f"The original {what} ({media_type}) is the inline part after this turn's function responses."},
+            {"inlineData": {"mimeType": media_type, "data": data}},
         ]
     return NO_IMAGES

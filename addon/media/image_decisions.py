@@ -4,7 +4,8 @@ a way back to the original.
 
 Like text (addon/compression/segment_decisions.py), a decision is keyed by content and
 remembered once the body it went out in exists, so the same image re-sent gets the same bytes,
-and one the provider saw whole stays whole.
+and one the provider saw whole stays whole. Gemini inline videos are decided the same way, as
+their frames (addon/media/video_decisions.py).
 """
 
 from __future__ import annotations
@@ -19,20 +20,26 @@ from addon.compression.decision_memo import Decision, DecisionMemo, content_key
 from addon.media.image_blocks import MediaBlock, media_blocks
 from addon.media.image_reduction import Reduced, probe, reduce_image
 from addon.media.image_tokens import Size, image_tokens, kept, scaled
+from addon.media.video_decisions import DEFAULT_VIDEO_FPS, VIDEO, VideoForm, video_edits, video_form
+from addon.media.video_decisions import memo_key as video_memo_key
+from addon.media.video_frames import NotAVideo, sample_frames
 from addon.retrieval.retrieval_path import RetrievalPath
 from addon.retrieval.retrieve_tool import marker_ids
 from addon.wire.json_splice import Append, Edit, Replacement
 
-IMAGE = "image"  # the decision kind, and the kind of a stored original image
+IMAGE = "image"  # the decision kind, and the kind of a stored original image or video (answered as media)
 # Default long edges, per provider: what the model still reads well, never more than the
 # provider keeps anyway (image_tokens.kept). Anthropic keeps ≤1568 px and ~1.15 MP, and its
 # computer-use guide scales screenshots to XGA/WXGA (≤1280 px wide): the width 1x desktop UI
-# text is drawn at, so it stays legible; its tool results can return the original. OpenAI
-# Chat/Responses tool outputs cannot carry the original back, and Gemini's functionResponse
-# cannot in every version, so their images go no smaller than the provider keeps (OpenAI: fit
-# 2048 then 768 short side; Gemini tiles every pixel): their defaults only bound that.
-DEFAULT_MAX_EDGE: Mapping[str, int] = {"anthropic": 1280, "openai_chat": 2048, "openai_responses": 2048, "gemini": 3072}
-RETURNS_IMAGES = frozenset({"anthropic"})  # providers whose tool results carry images back
+# text is drawn at, so it stays legible; its tool results can return the original. Gemini
+# bills every 768-px tile (258 tokens) and its retrieve answer carries the original back as an
+# inlineData part beside the functionResponse (addon/providers/gemini/function_responses.py):
+# 1536 px is two tiles' width, the WXGA-class size where 1x UI text stays legible (3000×2000
+# goes from 12 tiles to 4). OpenAI Chat/Responses tool outputs cannot carry the original back,
+# so its images go no smaller than OpenAI keeps (fit 2048, then a 768-px short side): its
+# default only bounds that.
+DEFAULT_MAX_EDGE: Mapping[str, int] = {"anthropic": 1280, "openai_chat": 2048, "openai_responses": 2048, "gemini": 1536}
+RETURNS_IMAGES = frozenset({"anthropic", "gemini"})  # providers whose retrieve answers carry images back
 MIN_SAVED_TOKENS = 50  # a lossy reduction must save at least this many tokens ...
 MIN_BYTES_SAVING = 0.10  # ... a lossless one (the provider's own size) this share of the bytes
 NAMES = {"anthropic": "Claude", "openai_chat": "OpenAI", "openai_responses": "OpenAI", "gemini": "Gemini"}
@@ -44,6 +51,7 @@ class ImageSettings:
 
     enabled: bool = True
     max_edge: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_EDGE))
+    video_fps: float = DEFAULT_VIDEO_FPS  # Gemini inline video: frames looked at per second
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class ImageFigures:
     """What this request's images cost before and after, by the provider's formula."""
 
     images: int = 0
+    videos: int = 0
     reduced: int = 0
     replayed: int = 0
     tokens_before: int = 0
@@ -81,7 +90,7 @@ class ImageFigures:
     markers: int = 0
     new_markers: int = 0
     errors: list[str] = field(default_factory=list)
-    reductions: list[tuple[tuple, Forwarded, bool]] = field(default_factory=list, repr=False)  # (path, form, replayed)
+    reductions: list[tuple[tuple, Forwarded | VideoForm, bool]] = field(default_factory=list, repr=False)  # (path, form, replayed)
 
     def as_dict(self) -> dict[str, int]:
         """The figures for the rewrite report (and so the ledger and the view)."""
@@ -111,25 +120,28 @@ def plan_images(
     seen_whole: set[str] = set()  # images the provider saw whole: a fresh copy goes whole too
     made: dict[str, Decision] = {}  # decided on this request (the memo hears of them later)
     for block in media_blocks(provider, document):
-        if not block.media_type.startswith("image/"):
+        video = provider == "gemini" and block.media_type.startswith("video/")
+        if not video and not block.media_type.startswith("image/"):
             continue
-        out.figures.images += 1
-        key = memo_key(provider, block.data)
+        out.figures.videos += video
+        out.figures.images += not video
+        key = video_memo_key(provider, block.data) if video else memo_key(provider, block.data)
         decision = made[key] if key in made else memo.get(key)
         replayed = decision is not None and key not in made
         if decision is None:
             if not block.fresh or key in seen_whole or not settings.enabled:
                 seen_whole.add(key)
                 continue
-            decision, replayed = _decide(provider, block, settings, retrieval, lossy_ok, out), False
+            decide = _decide_video if video else _decide
+            decision, replayed = decide(provider, block, settings, retrieval, lossy_ok, out), False
             made[key] = decision
             out.decisions.append((key, decision))
         if decision.text is None:
             continue
-        form = Forwarded.decoded(decision.text)
+        form = VideoForm.decoded(decision.text) if video else Forwarded.decoded(decision.text)
         if replayed and not _keep_marker_alive(form, retrieval, out):
             continue  # a marker without a way back: the original goes this time
-        out.edits += _edits(block, form)
+        out.edits += video_edits(block, form) if isinstance(form, VideoForm) else _edits(block, form)
         _count(out.figures, block, form, replayed)
     return out
 
@@ -174,9 +186,34 @@ def _decide(provider: str, block: MediaBlock, settings: ImageSettings, retrieval
     return Decision(IMAGE, Forwarded(data, reduced.media_type, note, size, reduced.size, before, after).encoded(), before, after)
 
 
-def _note(size: Size, reduced: Reduced, block: MediaBlock, retrieval: RetrievalPath | None, out: ImagePlan) -> str | None:
-    """The marker beside a reduced image: its sizes, and the id that fetches the original."""
-    assert retrieval is not None
+def _decide_video(provider: str, block: MediaBlock, settings: ImageSettings, retrieval: RetrievalPath | None, lossy_ok: bool, out: ImagePlan) -> Decision:
+    """A fresh Gemini video's decision: its frames, only where this request can carry the
+    retrieve tool (the original stored); else, or if it does not decode, the video whole."""
+    whole = Decision(VIDEO, None, None, None)
+    if not lossy_ok or retrieval is None:
+        return whole
+    try:
+        sampled = sample_frames(base64.b64decode(block.data, validate=True), settings.video_fps)
+    except (binascii.Error, ValueError, NotAVideo):  # not a video we can read: it goes as sent
+        return whole
+    except Exception as e:  # noqa: BLE001 - FFmpeg raises many kinds: fail open
+        out.figures.errors.append(f"video: {type(e).__name__}: {e}")
+        return whole
+    if not sampled.frames:
+        return whole
+    unstored = video_form(sampled, block.media_type, settings.video_fps, "0" * 24)  # ids are 24 characters
+    if unstored.tokens_before - unstored.tokens_after < MIN_SAVED_TOKENS:
+        return whole
+    original_id = _store_original(block, retrieval, out)
+    if original_id is None:
+        return whole
+    form = video_form(sampled, block.media_type, settings.video_fps, original_id)
+    return Decision(VIDEO, form.encoded(), form.tokens_before, form.tokens_after)
+
+
+def _store_original(block: MediaBlock, retrieval: RetrievalPath, out: ImagePlan) -> str | None:
+    """The original kept (as a data URL, so the retrieve answer returns it as media); its id,
+    or None when the store is down."""
     try:
         original_id = retrieval.originals.store(f"data:{block.media_type};base64,{block.data}", retrieval.owner, IMAGE)
     except Exception as e:  # noqa: BLE001 - StoreUnavailable and the like
@@ -184,6 +221,15 @@ def _note(size: Size, reduced: Reduced, block: MediaBlock, retrieval: RetrievalP
         out.store_down = True
         return None
     out.figures.new_markers += 1
+    return original_id
+
+
+def _note(size: Size, reduced: Reduced, block: MediaBlock, retrieval: RetrievalPath | None, out: ImagePlan) -> str | None:
+    """The marker beside a reduced image: its sizes, and the id that fetches the original."""
+    assert retrieval is not None
+    original_id = _store_original(block, retrieval, out)
+    if original_id is None:
+        return None
     return f"[… image folded: sent at {_dims(reduced.size)} px, the original is {_dims(size)} px · retrieve id={original_id}]"
 
 
@@ -192,7 +238,7 @@ def _kept_note(provider: str, size: Size, reduced: Reduced) -> str:
     return f"[image sent at {_dims(reduced.size)} px, the size {NAMES.get(provider, provider)} reads it at (the original is {_dims(size)} px)]"
 
 
-def _keep_marker_alive(form: Forwarded, retrieval: RetrievalPath | None, out: ImagePlan) -> bool:
+def _keep_marker_alive(form: Forwarded | VideoForm, retrieval: RetrievalPath | None, out: ImagePlan) -> bool:
     """A replayed marker needs a retrieve path; its original's life is extended (the store
     failing only costs that: the original was stored when the marker was first sent)."""
     ids = marker_ids(form.note)
@@ -215,14 +261,14 @@ def _edits(block: MediaBlock, form: Forwarded) -> list[Edit]:
     return edits
 
 
-def _count(figures: ImageFigures, block: MediaBlock, form: Forwarded, replayed: bool) -> None:
+def _count(figures: ImageFigures, block: MediaBlock, form: Forwarded | VideoForm, replayed: bool) -> None:
     figures.reduced += 1
     figures.replayed += replayed
     figures.markers += bool(marker_ids(form.note))
     figures.tokens_before += form.tokens_before
     figures.tokens_after += form.tokens_after
     figures.bytes_before += len(block.data) * 3 // 4
-    figures.bytes_after += len(form.data) * 3 // 4
+    figures.bytes_after += form.frame_bytes() if isinstance(form, VideoForm) else len(form.data) * 3 // 4
     figures.reductions.append((block.data_path, form, replayed))
 
 

@@ -1,4 +1,5 @@
-"""What an image costs each provider, by its documented formula, after its own resize.
+"""What an image costs each provider, by its documented formula, after its own resize (and what
+a Gemini video costs, by frames and audio seconds).
 
 A provider never sees more pixels than it keeps: an image larger than that costs the same as
 the kept size, and shrinking it down to that size is lossless from the model's view.
@@ -19,6 +20,11 @@ OPENAI_LOW_EDGE = 512  # detail low: one 512-px image, 85 tokens
 GEMINI_TILE = 768
 GEMINI_SMALL = 384  # both sides at most this: one tile's price
 GEMINI_PER_TILE = 258
+# Gemini video: it samples 1 frame per second, 258 tokens a frame (default media resolution),
+# and the audio track at 32 tokens per second (its docs round the pair to ~300 tokens/s).
+GEMINI_VIDEO_FPS = 1
+GEMINI_VIDEO_FRAME = 258
+GEMINI_AUDIO_PER_SECOND = 32
 
 Size = tuple[int, int]
 
@@ -67,3 +73,9 @@ def image_tokens(provider: str, size: Size, detail: str = "high") -> int:
     if w <= GEMINI_SMALL and h <= GEMINI_SMALL:
         return GEMINI_PER_TILE
     return GEMINI_PER_TILE * math.ceil(w / GEMINI_TILE) * math.ceil(h / GEMINI_TILE)
+
+
+def gemini_video_tokens(seconds: float, has_audio: bool) -> int:
+    """Input tokens a video of `seconds` costs Gemini: a frame a second, and its audio."""
+    whole = math.ceil(seconds - 1e-6) if seconds > 0 else 0
+    return whole * GEMINI_VIDEO_FPS * GEMINI_VIDEO_FRAME + (whole * GEMINI_AUDIO_PER_SECOND if has_audio else 0)

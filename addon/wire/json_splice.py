@@ -49,7 +49,17 @@ class AddMember:
     literal: str
 
 
-Edit = Replacement | Append | AddMember
+@dataclass(frozen=True)
+class ReplaceElement:
+    """Replace the array element at `path` with the JSON `literals`, in order (one at least):
+    one part becoming several (a video becoming its frames). Indices after it shift in the
+    output; every path of a splice names the document as it came in."""
+
+    path: Path
+    literals: tuple[str, ...]
+
+
+Edit = Replacement | Append | AddMember | ReplaceElement
 
 
 def find_string_spans(doc: str, paths: list[Path]) -> dict[Path, tuple[int, int]]:
@@ -174,18 +184,23 @@ def encode_string(text: str) -> str:
 
 def splice(doc: str, edits: list[Edit]) -> str:
     """Return `doc` with the edits applied and nothing else changed: string values swapped,
-    array elements and object members appended before the closing bracket."""
+    array elements and object members appended before the closing bracket, an array element's
+    span replaced by its new elements."""
     if not edits:
         return doc
     replacements = [e for e in edits if isinstance(e, Replacement)]
-    containers = [e for e in edits if not isinstance(e, Replacement)]
+    elements = [e for e in edits if isinstance(e, ReplaceElement)]
+    containers = [e for e in edits if isinstance(e, Append | AddMember)]
     if len({r.path for r in replacements}) != len(replacements):
         raise SpliceError("two replacements for the same path")
     grouped: dict[Path, list[Append | AddMember]] = {}
     for edit in containers:  # several insertions into one container go in, in order
         grouped.setdefault(edit.path, []).append(edit)
-    spans = find_spans(doc, [r.path for r in replacements], list(grouped))
+    if len({e.path for e in elements}) != len(elements) or any(not e.literals or not e.path or not isinstance(e.path[-1], int) for e in elements):
+        raise SpliceError("an element replacement needs one array index, once, and at least one literal")
+    spans = find_spans(doc, [r.path for r in replacements], list(grouped) + [e.path for e in elements])
     changes: list[tuple[int, int, str]] = [(*spans[r.path], encode_string(r.text)) for r in replacements]
+    changes += [(*spans[e.path], ",".join(e.literals)) for e in elements]
     for path, group in grouped.items():
         start, end = spans[path]
         kinds = {type(edit) for edit in group}

@@ -5,15 +5,18 @@ A response is one GenerateContentResponse, or (`streamGenerateContent` without `
 which the proxy receives whole) a JSON array of them; Gemini CLI's Google-login endpoint wraps
 each in `{"response": …, "traceId"}`. The follow-up appends the model's turn (its text, thoughts
 and retrieve calls, `thoughtSignature`s byte-identical in value; the client's own calls left
-out) and a user turn of `functionResponse`s to the forwarded `contents`.
+out) and a user turn of `functionResponse`s (and any original image or video beside them,
+addon/providers/gemini/function_responses.py) to the forwarded `contents`.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from addon.providers.gemini.function_responses import Answer, answer_turn
 from addon.providers.gemini.request_parser import request_of, root
 from addon.retrieval.retrieval_rounds import RetrieveCall, call_of
 from addon.retrieval.retrieve_tool import DESCRIPTION, SCHEMA
@@ -90,19 +93,16 @@ def retrieve_calls(response: Any, tool_name: str) -> list[RetrieveCall]:
     return [call_of(_call_id(call, k), call.get("args") if isinstance(call.get("args"), dict) else {}) for k, call in enumerate(calls)]
 
 
-def follow_up_turns(parts: list[dict], tool_name: str, answers: dict[str, str]) -> list[dict]:
-    """The model's turn (client calls left out) and the user turn answering its retrieve calls."""
+def follow_up_turns(parts: list[dict], tool_name: str, answers: Mapping[str, Answer]) -> list[dict]:
+    """The model's turn (client calls left out) and the user turn answering its retrieve calls
+    (an original image or video as an inlineData part beside the responses)."""
     kept = [p for p in parts if _call(p) is None or _is_retrieve(p, tool_name)]
-    responses = []
-    for k, call in enumerate(c for p in kept if (c := _call(p)) is not None):
-        response: dict[str, Any] = {"name": tool_name, "response": {"content": answers.get(_call_id(call, k), "")}}
-        if call.get("id"):
-            response["id"] = call["id"]
-        responses.append({"functionResponse": response})
-    return [{"role": "model", "parts": kept}, {"role": "user", "parts": responses}]
+    calls = [c for p in kept if (c := _call(p)) is not None]
+    answered = [(call, answers.get(_call_id(call, k), "")) for k, call in enumerate(calls)]
+    return [{"role": "model", "parts": kept}, answer_turn(tool_name, answered)]
 
 
-def follow_up_body(body: str, response: Any, tool_name: str, answers: dict[str, str]) -> str:
+def follow_up_body(body: str, response: Any, tool_name: str, answers: Mapping[str, Answer]) -> str:
     path = root(json.loads(body)) + ("contents",)
     for turn in follow_up_turns(parts_of(response), tool_name, answers):
         body = splice(body, [Append(path, json.dumps(turn, ensure_ascii=False, separators=(",", ":")))])

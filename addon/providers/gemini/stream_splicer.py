@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from addon.providers.gemini.function_responses import Answer, answer_turn
 from addon.providers.gemini.request_parser import root
 from addon.retrieval.stream_splicer import RoundResult, Splicer, StreamedRetrieveCall, dumps, event_object, final_usage
 from addon.wire.json_splice import Append, splice
@@ -37,20 +38,18 @@ class GeminiSplicer(Splicer):
         self._error: Any = None
         self._separate = self._round > 1 and bool(self._client_text_end) and not self._client_text_end.isspace()
 
-    def follow_up_body(self, body: str, result: RoundResult, answers: Mapping[str, str]) -> str:
+    def follow_up_body(self, body: str, result: RoundResult, answers: Mapping[str, Answer]) -> str:
         path = root(json.loads(body)) + ("contents",)  # Gemini CLI's wrapper: inside `request`
         return splice(body, [Append(path, dumps(m)) for m in self.followup_messages(result, answers)])
 
-    def followup_messages(self, result: RoundResult, answers: Mapping[str, str]) -> list[dict]:
+    def followup_messages(self, result: RoundResult, answers: Mapping[str, Answer]) -> list[dict]:
         """The model's turn (retrieve calls, no client calls) and a user turn of functionResponses.
 
-        `answers` maps each retrieve call's `call_id` to the text to return to the model."""
+        `answers` maps each retrieve call's `call_id` to what to return to the model: text, or
+        Gemini parts holding an original image or video (inlineData beside the responses)."""
         calls = [p["functionCall"] for p in result.followup_assistant["parts"] if self._is_retrieve(p)]
-        responses = [
-            {"functionResponse": {"name": self.tool_name, "response": {"content": answers[streamed.call_id]}} | ({"id": c["id"]} if c.get("id") else {})}
-            for c, streamed in zip(calls, result.retrieve_calls)
-        ]
-        return [result.followup_assistant, {"role": "user", "parts": responses}]
+        answered = [(c, answers[streamed.call_id]) for c, streamed in zip(calls, result.retrieve_calls)]
+        return [result.followup_assistant, answer_turn(self.tool_name, answered)]
 
     def _is_retrieve(self, part: Any) -> bool:
         return isinstance(part, dict) and isinstance(part.get("functionCall"), dict) and part["functionCall"].get("name") == self.tool_name

@@ -293,6 +293,7 @@ def test_counters_command_before_any_request(tmp_path: Path) -> None:
         ("headroom_json_projections", ["mcp__x=items[.oops"], "jmespath"),
         ("headroom_workers", 0, "at least 1"),
         ("headroom_min_saving_pct", 150, "between 0 and 100"),
+        ("headroom_video_fps", 0.0, "frames per second"),
     ],
 )
 def test_bad_options_are_refused_with_advice(tmp_path: Path, option: str, value: Any, message: str) -> None:

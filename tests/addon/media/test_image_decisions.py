@@ -120,7 +120,7 @@ def test_openai_chat_goes_to_what_it_keeps_and_says_so(memo, tmp_path):
     assert note["type"] == "text" and "OpenAI" in note["text"] and "tools" not in sent
 
 
-def test_gemini_images_stay_whole_its_tool_results_cannot_return_them(memo):
+def test_gemini_images_stay_whole_without_a_retrieve_path(memo):  # with one: test_gemini_media.py
     body = {"contents": [{"role": "user", "parts": [{"text": "what?"}, {"inlineData": {"mimeType": "image/png", "data": SHOT}}]}]}
     sent, _ = rewrite(body, memo, None, Gemini())
     assert sent == body

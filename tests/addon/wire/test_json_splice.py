@@ -367,3 +367,41 @@ def test_several_insertions_into_one_container_keep_their_order() -> None:
 
     out = splice('{"a": 1}', [AddMember((), "tools", "[]"), AddMember((), "prompt_cache_key", '"k"')])
     assert out == '{"a": 1,"tools":[],"prompt_cache_key":"k"}'
+
+
+def test_replace_element_swaps_one_element_for_several() -> None:
+    from addon.wire.json_splice import Append, ReplaceElement
+
+    doc = '{"parts": [ {"text": "a"} , {"v": [1, 2]},{"text":"z"} ], "n": 1.50}'
+    out = splice(doc, [ReplaceElement(("parts", 1), ('{"x":1}', '{"y":2}')), Append(("parts",), '"note"')])
+    assert out == '{"parts": [ {"text": "a"} , {"x":1},{"y":2},{"text":"z"} ,"note"], "n": 1.50}'
+    assert splice("[0, 9]", [ReplaceElement((0,), ("1",))]) == "[1, 9]"
+    # with a replacement elsewhere in the same array: every path names the document as it came
+    out = splice(doc, [ReplaceElement(("parts", 0), ("1", "2")), Replacement(("parts", 2, "text"), "Z")])
+    assert json.loads(out)["parts"] == [1, 2, {"v": [1, 2]}, {"text": "Z"}]
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        [("parts", 0), ()],  # no literal: the commas around it would dangle
+        [("parts",), ("1",)],  # not an array element
+        [("parts", "k"), ("1",)],
+    ],
+)
+def test_replace_element_needs_an_index_and_a_literal(edits) -> None:
+    from addon.wire.json_splice import ReplaceElement
+
+    with pytest.raises(SpliceError):
+        splice('{"parts": [1]}', [ReplaceElement(*edits)])
+
+
+def test_replace_element_refuses_edits_inside_it() -> None:
+    from addon.wire.json_splice import Append, ReplaceElement
+
+    doc = '{"parts": [{"t": "a", "l": []}]}'
+    for inner in (Replacement(("parts", 0, "t"), "b"), Append(("parts", 0, "l"), "1")):
+        with pytest.raises(SpliceError, match="overlapping"):
+            splice(doc, [ReplaceElement(("parts", 0), ("1",)), inner])
+    with pytest.raises(SpliceError):
+        splice(doc, [ReplaceElement(("parts", 0), ("1",)), ReplaceElement(("parts", 0), ("2",))])

@@ -353,3 +353,22 @@ def test_lifecycle_misuse_is_refused():
     splicer.finish_round()
     with pytest.raises(RuntimeError):
         splicer.feed([])
+
+
+def test_follow_up_carries_an_original_image_beside_the_function_responses():
+    from addon.media.image_answers import image_answer
+
+    round1 = text_round("Looking.", [retrieve(SIG, call_id="fc_1"), retrieve(query="second")])
+    splicer = GeminiSplicer(TOOL)
+    feed_round(splicer, sse(round1))
+    result = splicer.finish_round()
+    answers = {"fc_1": image_answer("gemini", "data:image/jpeg;base64,/9j/AA=="), f"{TOOL}-1-1": "nothing"}
+    body, path = _bodies()[1]  # Gemini CLI's wrapped body: the turn goes inside `request`
+    new = splicer.follow_up_body(body, result, answers)
+    model, user = splicer.followup_messages(result, answers)
+    end = find_spans(body, [], [path])[path][1] - 1
+    assert new == body[:end] + "," + dumps(model) + "," + dumps(user) + body[end:]
+    first, second, image = user["parts"]
+    assert first["functionResponse"]["id"] == "fc_1" and "original image (image/jpeg)" in first["functionResponse"]["response"]["content"]
+    assert second == {"functionResponse": {"name": TOOL, "response": {"content": "nothing"}}}
+    assert image == {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/AA=="}}
