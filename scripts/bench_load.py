@@ -96,14 +96,30 @@ def _stream_ok(events: list[dict]) -> bool:
 
 
 def peak_rss_mb(pid: int, samples: list[float], stop: threading.Event) -> None:
+    """The proxy's resident memory with its worker processes' (headroom_processes), sampled."""
     while not stop.is_set():
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    samples.append(int(line.split()[1]) / 1024)
+            samples.append(sum(_rss_kb(p) for p in [pid, *_children(pid)]) / 1024)
         except OSError:
             return
         stop.wait(0.2)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0  # a worker that just exited
+    return next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant (workers are spawned through multiprocessing's resource tracker too)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            out += [int(child), *_children(int(child))]
+    return out
 
 
 def run_arm(proxy: Proxy, mock: MockProvider, clients: int, turns: int, lag_file: Path) -> dict:

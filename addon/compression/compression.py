@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import Sequence
@@ -55,6 +56,15 @@ def _load_text_model() -> None:
         load_model()
     except Exception as e:  # no model: the statistical fallback serves plain text
         log.info("headroom: text model not loaded (%s: %s)", type(e).__name__, e)
+    settle_heap()
+
+
+def settle_heap() -> None:
+    """Move what start-up allocated (mitmproxy, torch, the models: millions of objects that live
+    as long as the proxy) out of the garbage collector's view, so its full collections, which
+    stop every thread, the event loop's included, walk only what requests allocate."""
+    gc.collect()
+    gc.freeze()
 
 
 def _load_compressors() -> None:
@@ -236,6 +246,9 @@ class Compression:
         self.budget.start()
         self._restart_workers()
         self.count_executor.submit(count_tokens, "warm up")
+        if self.workers is not None:  # the workers load the compressors and the model; here they are a fallback
+            self.count_executor.submit(settle_heap)
+            return
         self.count_executor.submit(_load_compressors)  # their first use must not eat a request's budget
         threading.Thread(target=_load_text_model, name="headroom-text-model", daemon=True).start()
 

@@ -16,9 +16,11 @@ header, else by the opening of its body, which its every turn re-sends.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import multiprocessing
+import os
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -43,6 +45,11 @@ from compressors import Settings
 log = logging.getLogger(__name__)
 
 ROUTE_PEEK_BYTES = 2048  # the opening of a body that names its conversation when no header does
+# Workers run at a lower CPU priority: on a machine with fewer cores than busy processes, the
+# scheduler then gives the proxy's event loop (every flow's I/O) the CPU first, and compression
+# takes what is left. Without it, a 2-core machine under load stalled the loop in mitmproxy's
+# own TLS writes while workers held both cores (scripts/bench_load.py --stacks).
+WORKER_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,11 @@ def open_worker(setup: WorkerSetup) -> None:
     """A worker's start: the proxy's state opened here, the compressors and models loaded."""
     global _worker
     from addon.cache.cache_alignment import learn_turn_gaps
+
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # no nice() here (Windows): the same priority as the proxy
+        pass
     from addon.cache.cache_rules import load_cache_rules
 
     home = Path(setup.home)
@@ -181,6 +193,8 @@ def open_worker(setup: WorkerSetup) -> None:
     budget = CompressBudget(setup.budget_s, setup.model_budget_s, setup.threads, counters)
     _worker = _Worker(setup, memo, originals, aligner, budget, Composer() if setup.provenance else None, counters)
     warm_worker()
+    gc.collect()
+    gc.freeze()  # as in the proxy (compression.settle_heap): collections walk what requests allocate
 
 
 def ping() -> bool:
