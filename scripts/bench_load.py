@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from addon.compression.compression import DEFAULT_PROCESSES  # noqa: E402
 from scripts.bench_latency import tool_output  # noqa: E402
 from tests.conftest import INTERCEPTED, Proxy  # noqa: E402
 from tests.support.mock_provider import MockProvider  # noqa: E402
@@ -168,7 +169,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--turns", type=int, default=10)
-    parser.add_argument("--processes", type=int, default=0, help="headroom_processes for the Headroom arm")
+    parser.add_argument("--processes", type=int, default=None, help="headroom_processes for the Headroom arm (default: the addon's)")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="an extra option for the Headroom arm")
     parser.add_argument("--stacks", action="store_true", help="print where the event loop was during stalls")
     parser.add_argument("--json", action="store_true")
@@ -178,8 +179,9 @@ def main() -> int:
     mock = MockProvider(tls).start()
     routes = {host: mock.port for host in INTERCEPTED}
     results = {}
-    headroom_arm = "with Headroom" + (f", {args.processes} worker processes" if args.processes else "")
-    for arm, options in (("mitmdump alone", ["headroom_enabled=false"]), (headroom_arm, [f"headroom_processes={args.processes}", *args.set])):
+    processes = DEFAULT_PROCESSES if args.processes is None else args.processes
+    headroom_arm = "with Headroom, " + (f"{processes} worker process{'es' if processes > 1 else ''}" if processes else "threads")
+    for arm, options in (("mitmdump alone", ["headroom_enabled=false"]), (headroom_arm, [f"headroom_processes={processes}", *args.set])):
         lag = work / f"lag-{len(results)}.json"
         proxy = Proxy(work / f"home{len(results)}", tls, routes, options=[*options, f"reroute_loop_lag_file={lag}"]).start()
         try:

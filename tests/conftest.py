@@ -77,7 +77,9 @@ class Proxy:
         ]  # fmt: skip
         for host, port in self.routes.items():
             command += ["--set", f"reroute={host}={port}"]
-        for option in self.options:
+        # Threads unless a test asks for worker processes (tests/e2e/test_rewrite_workers.py): a
+        # worker per proxy would load the text model once per test proxy, on CI's two cores.
+        for option in ["headroom_processes=0", *self.options]:
             command += ["--set", option]
         env = {**os.environ, "HEADROOM_HOME": str(self.home)}
         self.process = subprocess.Popen(command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env, cwd=ROOT)

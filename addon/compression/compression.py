@@ -36,9 +36,13 @@ from compressors.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 
+# One worker process by default: under load (scripts/bench_load.py, 50 streaming clients on 2
+# cores) threads sharing the event loop's GIL more than doubled p99 time to first byte and
+# stalled the loop 50+ times over 100 ms; one worker kept both at mitmdump's own level.
+DEFAULT_PROCESSES = 1
 # Options a rewrite worker process is started with: a change restarts the workers.
 WORKER_OPTIONS = {
-    "headroom_processes", "headroom_home", "headroom_redis_url", "headroom_store_ttl_s", "headroom_store_max_mb",
+    "headroom_processes", "headroom_enabled", "headroom_home", "headroom_redis_url", "headroom_store_ttl_s", "headroom_store_max_mb",
     "headroom_min_tokens", "headroom_min_saving_pct", "headroom_kinds", "headroom_exclude_tools", "headroom_json_projections",
     "headroom_budget_ms", "headroom_model_budget_ms", "headroom_workers", "headroom_cache_move", "headroom_cache_breakpoints",
     "headroom_cache_ttl", "headroom_cache_rules", "headroom_images", "headroom_image_max_edge", "headroom_video_fps", "headroom_provenance",
@@ -112,9 +116,10 @@ class Compression:
         loader.add_option("headroom_max_body_mb", int, 16, "Pass bodies larger than this through untouched.")
         loader.add_option("headroom_workers", int, 2, "Threads that run compression off the event loop.")
         loader.add_option(
-            "headroom_processes", int, 0,
+            "headroom_processes", int, DEFAULT_PROCESSES,
             "Worker processes that run each request's whole rewrite (parse, compress, splice, counts), off the "
-            "event loop's GIL; a conversation stays on one. 0: threads of the proxy's own process.",
+            "event loop's GIL; a conversation stays on one. 0: threads of the proxy's own process (less memory: "
+            "each worker holds the text model, ~400 MB).",
         )
         loader.add_option(
             "headroom_budget_ms", int, int(CompressBudget.base_s * 1000),
@@ -210,7 +215,7 @@ class Compression:
         if self.workers is not None:
             self.workers.shutdown()
             self.workers = None
-        if self._running and ctx.options.headroom_processes > 0:
+        if self._running and ctx.options.headroom_enabled and ctx.options.headroom_processes > 0:
             self.workers = RewriteWorkers(ctx.options.headroom_processes, self._worker_setup())
 
     def _worker_setup(self) -> WorkerSetup:

@@ -151,8 +151,13 @@ class RewriteWorkers:
         return pool.submit(run_job, job)
 
     def shutdown(self) -> None:
+        """Stop the workers now: their state is on disk (or in Redis) already, and the proxy's
+        exit must not wait for one still loading its model."""
         for pool in self._pools:
+            processes = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
 
 
 @dataclass
