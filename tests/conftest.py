@@ -79,7 +79,8 @@ class Proxy:
             command += ["--set", f"reroute={host}={port}"]
         # Threads unless a test asks for worker processes (tests/e2e/test_rewrite_workers.py): a
         # worker per proxy would load the text model once per test proxy, on CI's two cores.
-        for option in ["headroom_processes=0", *self.options]:
+        threads = [] if any(o.startswith("headroom_processes=") for o in self.options) else ["headroom_processes=0"]
+        for option in [*threads, *self.options]:  # (of an option set twice, mitmproxy keeps the first)
             command += ["--set", option]
         env = {**os.environ, "HEADROOM_HOME": str(self.home)}
         self.process = subprocess.Popen(command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env, cwd=ROOT)
