@@ -49,7 +49,7 @@ _COLUMNS = (
 )  # fmt: skip
 # Columns added after version 1, with their types (older files get them by ALTER TABLE).
 _ADDED = {"client": "TEXT", "thread": "TEXT", "cache_ttl": "TEXT", "prefix_break_tokens": "INTEGER", "cache": "TEXT"}
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     ts REAL NOT NULL, provider TEXT NOT NULL, model TEXT, session TEXT NOT NULL,

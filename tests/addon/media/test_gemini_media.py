@@ -7,7 +7,6 @@ import base64
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ MARKER = re.compile(r"retrieve id=([0-9a-f]{24})")
 SHOT = b64(encoded(text_screenshot(3000, 2000)))
 VIDEO = b64(make_video(scenes_of(3, 10 / 3), fps=10, audio=True))  # 10 s, 3 scenes, with sound
 LABEL = re.compile(r"\A\[frame at (\d\d):(\d\d\.\d)\]\Z")
-
-
-@pytest.fixture
-def memo(tmp_path: Path) -> Iterator[DecisionMemo]:
-    m = DecisionMemo(tmp_path / "decisions")
-    yield m
-    m.close()
 
 
 @pytest.fixture

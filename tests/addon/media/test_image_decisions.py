@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,6 @@ ANTHROPIC = AnthropicMessages()
 MARKER = re.compile(r"retrieve id=([0-9a-f]{24})")
 SHOT = b64(encoded(text_screenshot(3000, 2000)))
 IMAGES = ImageSettings()
-
-
-@pytest.fixture
-def memo(tmp_path: Path) -> Iterator[DecisionMemo]:
-    m = DecisionMemo(tmp_path / "decisions")
-    yield m
-    m.close()
 
 
 @pytest.fixture

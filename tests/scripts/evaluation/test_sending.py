@@ -20,14 +20,7 @@ def test_sends_body_and_headers_and_reads_json():
         seen.append(request)
         return httpx.Response(200, json={"ok": True})
 
-    async def go():
-        sender = HttpxSender(transport=httpx.MockTransport(handler))
-        try:
-            return await sender.send(REQUEST)
-        finally:
-            await sender.aclose()
-
-    reply = asyncio.run(go())
+    reply = send_through(handler)
     assert reply.ok and reply.document == {"ok": True}
     assert seen[0].content == b'{"a":1}' and seen[0].headers["x-api-key"] == "k" and str(seen[0].url) == REQUEST.url
 
@@ -36,14 +29,7 @@ def test_connection_errors_become_replies():
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
-    async def go():
-        sender = HttpxSender(transport=httpx.MockTransport(handler))
-        try:
-            return await sender.send(REQUEST)
-        finally:
-            await sender.aclose()
-
-    reply = asyncio.run(go())
+    reply = send_through(handler)
     assert not reply.ok and reply.status == 0 and "ConnectError" in reply.error
 
 
@@ -52,3 +38,16 @@ def test_reply_of_quotes_the_providers_error():
     assert not error.ok and error.error == "HTTP 400: max_tokens too large" and error.document is not None
     assert "not JSON" in reply_of(502, "text/html", b"<html>bad gateway</html>").error
     assert "stream" in reply_of(200, "text/event-stream", b"data: {}\n\n").error
+
+
+def send_through(handler):
+    """REQUEST sent by an HttpxSender whose transport is `handler`."""
+
+    async def go():
+        sender = HttpxSender(transport=httpx.MockTransport(handler))
+        try:
+            return await sender.send(REQUEST)
+        finally:
+            await sender.aclose()
+
+    return asyncio.run(go())
