@@ -79,7 +79,9 @@ class Proxy:
             command += ["--set", f"reroute={host}={port}"]
         # Threads unless a test asks for worker processes (tests/e2e/test_rewrite_workers.py): a
         # worker per proxy would load the text model once per test proxy, on CI's two cores.
-        threads = [] if any(o.startswith("headroom_processes=") for o in self.options) else ["headroom_processes=0"]
+        # HEADROOM_TEST_PROCESSES=1 runs every proxy as users get it (with a worker process).
+        default = f"headroom_processes={os.environ.get('HEADROOM_TEST_PROCESSES', '0')}"
+        threads = [] if any(o.startswith("headroom_processes=") for o in self.options) else [default]
         for option in [*threads, *self.options]:  # (of an option set twice, mitmproxy keeps the first)
             command += ["--set", option]
         env = {**os.environ, "HEADROOM_HOME": str(self.home)}

@@ -224,6 +224,9 @@ class Compression:
             str(Path(o.headroom_home).expanduser()), o.headroom_redis_url, o.headroom_store_ttl_s, o.headroom_store_max_mb * 1024 * 1024,
             self.policy, self.settings, self._lossless_settings(), o.headroom_budget_ms / 1000, o.headroom_model_budget_ms / 1000,
             2 * o.headroom_workers, self.cache.aligner.options, o.headroom_cache_rules or None, self.images, self.composer is not None,
+            # the proxy's salt (a team's, from Redis at its start): a worker starting while Redis
+            # is away must not fall back to another one and name the same text differently
+            self.services.originals.salt if self.services.originals is not None else None,
         )  # fmt: skip
 
     def compress_segment(self, text: str, context: Context) -> Result:

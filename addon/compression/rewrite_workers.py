@@ -70,6 +70,7 @@ class WorkerSetup:
     cache_rules: str | None = None
     images: ImageSettings = ImageSettings()
     provenance: bool = True
+    salt: bytes | None = None  # the proxy's id salt: the worker must name originals as the proxy does
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def open_worker(setup: WorkerSetup) -> None:
     home = Path(setup.home)
     memo = DecisionMemo(store_dir(home) / "decisions")
     memo.share(RedisBackend(setup.redis_url) if setup.redis_url else None)
-    originals = open_store(home, setup.redis_url or None, setup.store_ttl_s, setup.store_max_bytes)
+    originals = open_store(home, setup.redis_url or None, setup.store_ttl_s, setup.store_max_bytes, setup.salt)
     aligner = CacheAligner(memo, setup.align_options, load_cache_rules(setup.cache_rules))
     learn_turn_gaps(aligner, home)
     counters: Counter = Counter()

@@ -192,6 +192,11 @@ class Originals:
     def ttl_s(self) -> int:
         return self._ttl_s
 
+    @property
+    def salt(self) -> bytes:
+        """The id salt: a worker process is given the proxy's, so both name a text alike."""
+        return self._salt
+
     def store(self, text: str, owner: str, kind: str) -> str:
         """Keep `text` for `owner` and return its id (the same id every time for the same text).
 
@@ -252,18 +257,19 @@ def _decoded(raw: bytes | None) -> StoredOriginal | None:
 
 
 def open_store(
-    home: Path, redis_url: str | None, ttl_s: int = DEFAULT_TTL_S, size_limit: int = DEFAULT_SIZE_LIMIT
+    home: Path, redis_url: str | None, ttl_s: int = DEFAULT_TTL_S, size_limit: int = DEFAULT_SIZE_LIMIT, salt: bytes | None = None
 ) -> Originals:
     """The store of originals: in Redis when `redis_url` is set, else under HEADROOM_HOME/store/originals.
 
     Opening Redis does not connect: a server that is down makes each call fail open instead
-    of stopping the proxy from starting.
+    of stopping the proxy from starting. `salt`: the one to use (a worker process gets its
+    proxy's), instead of the installation's or the team's.
     """
-    salt = load_salt(home)
     backend: StoreBackend
     if redis_url:
         backend = RedisBackend(redis_url)
-        salt = shared_salt(backend, salt, redis_url)
+        salt = salt or shared_salt(backend, load_salt(home), redis_url)
     else:
         backend = DiskBackend(store_dir(home) / "originals", size_limit)
+        salt = salt or load_salt(home)
     return Originals(backend, salt, ttl_s)

@@ -18,12 +18,13 @@ from addon.retrieval.retrieval_path import RetrievalPath
 from tests.support.bodies import anthropic_tool_turn
 
 ANTHROPIC = provider_named("anthropic")
+SALT = b"the proxy's salt: given to its workers".ljust(32, b".")
 
 
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory) -> RewriteWorkers:
     home = tmp_path_factory.mktemp("home")
-    running = RewriteWorkers(2, WorkerSetup(str(home)))
+    running = RewriteWorkers(2, WorkerSetup(str(home), salt=SALT))
     try:
         assert running._ready.wait(180), "the rewrite workers never became ready"
         running.home = home  # type: ignore[attr-defined]
@@ -54,10 +55,10 @@ def test_a_worker_rewrites_like_the_proxy_and_counts_and_composes(workers, tmp_p
     report = done.report
     assert report["rewritten"] and all(e["tokens_before"] is not None for e in report["rewritten"]) and not report["composing"]
     assert report["composition"][-1]["fate"] == "compressed" and report["retrieve_tool"] == "headroom_retrieve"
-    # the same body rewritten in this process, with a fresh memo and store of the same salt, gives the same bytes
+    # the same body rewritten in this process, with a fresh memo and a store of the proxy's salt
+    # (not the salt file of the home the worker opened), gives the same bytes
     home = tmp_path / "local"
-    originals = open_store(home, None)
-    originals._salt = open_store(workers.home, None)._salt  # type: ignore[attr-defined]
+    originals = open_store(home, None, salt=SALT)
     memo = DecisionMemo(store_dir(home) / "decisions")
     retrieval = RetrievalPath(originals, "owner", ANTHROPIC, request_path="/v1/messages")
     here, _ = rewrite_body(raw, ANTHROPIC, memo, retrieval=retrieval, alignment=(CacheAligner(memo), AlignRequest({}, True, 1000.0)))
@@ -73,7 +74,7 @@ def test_the_state_is_shared_between_workers_and_with_the_proxy(workers):
     # the original a worker stored is in the proxy's store (the same files)
     marker = json.loads(first.body)["messages"][2]["content"][0]["content"]
     original_id = marker.split("retrieve id=")[1][:24]
-    assert open_store(workers.home, None).fetch(original_id, "owner").status == "ok"
+    assert open_store(workers.home, None, salt=SALT).fetch(original_id, "owner").status == "ok"
 
 
 def test_bodies_it_cannot_read_pass_through(workers):
