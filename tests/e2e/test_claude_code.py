@@ -23,6 +23,17 @@ FINAL = "The log shows a checksum mismatch on batch 7781."
 pytestmark = pytest.mark.skipif(not CLAUDE.exists(), reason="Claude Code CLI not installed (scripts/setup --test installs it)")
 
 
+def worker_log_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A project folder holding worker.log: 400 lines of finished jobs, job 1250 failed."""
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    log_file = workdir / "worker.log"
+    lines = [f"2026-11-25 10:{i // 60:02d}:{i % 60:02d} INFO job {1000 + i} finished in {20 + i % 7} ms" for i in range(400)]
+    lines[250] = "2026-11-25 10:04:10 ERROR job 1250 failed: ledger checksum mismatch on batch 7781"
+    log_file.write_text("\n".join(lines) + "\n")
+    return workdir, log_file
+
+
 def _tool_results(request: Received) -> list[dict]:
     out = []
     for message in request.json.get("messages", []):
@@ -81,12 +92,7 @@ def test_claude_code_read_result_arrives_compressed(proxy, mock, tmp_path):
 def test_claude_code_never_sees_the_retrieve_tool(proxy, mock, tmp_path):
     """A lossy fold goes out with a marker and the retrieve tool; the mock calls the tool; the
     proxy answers it inside Claude Code's stream; Claude Code only sees the final answer."""
-    workdir = tmp_path / "project"
-    workdir.mkdir()
-    log_file = workdir / "worker.log"
-    lines = [f"2026-11-25 10:{i // 60:02d}:{i % 60:02d} INFO job {1000 + i} finished in {20 + i % 7} ms" for i in range(400)]
-    lines[250] = "2026-11-25 10:04:10 ERROR job 1250 failed: ledger checksum mismatch on batch 7781"
-    log_file.write_text("\n".join(lines) + "\n")
+    workdir, log_file = worker_log_project(tmp_path)
     hidden = "job 1137 finished"
     answer_text = "Job 1250 failed; job 1137 was fine."
     seen_tools: list[list[str]] = []

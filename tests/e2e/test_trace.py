@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_claude_code import worker_log_project
 from tests.support.mock_provider import Received, Reply, anthropic_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,12 +30,7 @@ def _headroom(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_trace_of_a_claude_code_session_lists_every_source_and_fate(make_proxy, mock, tmp_path):
     proxy = make_proxy()
-    workdir = tmp_path / "project"
-    workdir.mkdir()
-    log_file = workdir / "worker.log"
-    lines = [f"2026-11-25 10:{i // 60:02d}:{i % 60:02d} INFO job {1000 + i} finished in {20 + i % 7} ms" for i in range(400)]
-    lines[250] = "2026-11-25 10:04:10 ERROR job 1250 failed: ledger checksum mismatch on batch 7781"
-    log_file.write_text("\n".join(lines) + "\n")
+    workdir, log_file = worker_log_project(tmp_path)
 
     def respond(request: Received) -> Reply | None:
         if not request.path.split("?")[0].endswith("/v1/messages") or "Read" not in {t.get("name") for t in request.json.get("tools", [])}:
