@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("trace", help="what went into a context window, and from where (provenance)")
     p.add_argument("session", nargs="?", help="a session (or a unique prefix of one); default: the latest")
-    p.add_argument("--request", type=int, help="the session's Nth request (1-based; -1: the last, the default)")
+    p.add_argument("--request", type=int, help="the session's Nth request (1-based; -1: the last); default: the last on its main model")
     p.add_argument("--json", action="store_true", help="compact JSON with stable keys, for agents and scripts")
     p.add_argument("--all", action="store_true", help="list every unit (default: the largest)")
     p.add_argument("--sessions", action="store_true", help="list the traced sessions instead")

@@ -12,6 +12,7 @@ person (rich tables, like `headroom stats`).
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,7 +45,7 @@ class RequestRef:
 
 def find_request(db: sqlite3.Connection, session: str | None, number: int | None) -> tuple[RequestRef, int, int]:
     """The request to trace (the session's `number`th client request, 1-based, negative from the
-    end; default its last), its number and the session's count. Without a session: the latest
+    end; default the last of its main thread, see `main_thread_last`), its number and the session's count. Without a session: the latest
     session with a recorded composition. A session may be given by a unique prefix."""
     query = "SELECT r.id, r.ts, r.provider, r.model, r.session FROM requests r JOIN compositions c ON c.request_id = r.id WHERE r.role = 'client'"
     if session is None:
@@ -60,10 +61,21 @@ def find_request(db: sqlite3.Connection, session: str | None, number: int | None
             raise TraceError(f"{session!r} names {len(matches)} sessions; give more of it: {', '.join(sorted(matches)[:5])}")
         session = session if session in matches else matches[0]
     rows = [RequestRef(*r) for r in db.execute(query + " AND r.session = ? ORDER BY r.id", (session,))]
-    n = len(rows) if number is None else number if number > 0 else len(rows) + number + 1
+    n = main_thread_last(rows) if number is None else number if number > 0 else len(rows) + number + 1
     if not 1 <= n <= len(rows):
         raise TraceError(f"session {session} has {len(rows)} traced requests; --request takes 1 to {len(rows)} (or -1 for the last)")
     return rows[n - 1], n, len(rows)
+
+
+def main_thread_last(rows: list[RequestRef]) -> int:
+    """The number of the session's last request on its most used model: an agent's side requests
+    (a title, a quota check, a summary) go to a smaller model under the same session id, and the
+    window worth reading is the main thread's."""
+    if not rows:
+        return 0
+    counts = Counter(r.model for r in rows)
+    main = max(counts, key=lambda m: (counts[m], max(i for i, r in enumerate(rows) if r.model == m)))
+    return max(i for i, r in enumerate(rows) if r.model == main) + 1
 
 
 def list_sessions(db: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -73,6 +73,18 @@ def test_requests_and_sessions_are_chosen_by_number_and_prefix(ledger):
         trace(ledger.parent / "missing.sqlite3")
 
 
+def test_by_default_the_main_threads_last_request_is_traced(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    db = connect(path)
+    writer = CompositionWriter()
+    for ts, model, units in ((1.0, "claude-big", 5), (2.0, "claude-big", 8), (3.0, "claude-small", 2)):  # a title request last
+        insert(db, [LedgerRow(ts, "anthropic", model, "claude-code:s", composition=_window()[:units])], writer)
+    db.close()
+    data = trace(path, "claude-code:s")
+    assert (data["request"], data["of"], data["model"], len(data["segments"])) == (2, 3, "claude-big", 8)
+    assert trace(path, "claude-code:s", -1)["model"] == "claude-small"
+
+
 def test_the_cli_prints_json_and_tables(ledger):
     env = {"HEADROOM_HOME": str(ledger.parent), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "scripts.cli", "trace", "claude-code:abc", "--json"], cwd=ROOT, env=env, capture_output=True, text=True)
