@@ -16,6 +16,7 @@ from typing import Any
 from addon.cache.conversation import SESSION_HEADERS, session_key
 from addon.ledger.ledger_table import LedgerRow, SegmentFigures
 from addon.ledger.pricing import PricingTable, request_cost, segment_saving
+from addon.provenance.composition import response_calls
 from addon.retrieval.retrieve_tool import TOOL_NAME
 from addon.ledger.usage import Usage, parse_usage_bytes
 from addon.providers import Provider, provider_named
@@ -52,6 +53,16 @@ def websocket_usage(provider: Provider, message: bytes) -> Usage | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return provider.usage_of(event.get("response")) if isinstance(event, dict) else None
+
+
+def calls_of(facts: FlowFacts) -> dict[str, str]:
+    """The tool calls of a whole response (non-streamed, or a WebSocket `response.completed`)."""
+    if not facts.response_body or (facts.streamed and not facts.websocket):
+        return {}  # a stream over HTTP: its events were tapped, not kept
+    try:
+        return response_calls(json.loads(facts.response_body))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
 
 
 def request_document(raw: bytes | None) -> dict | None:
@@ -112,6 +123,9 @@ def build_row(facts: FlowFacts, table: PricingTable | None) -> LedgerRow:
         ttfb_ms=facts.ttfb_ms,
         composition=meta.get("composition") if isinstance(meta.get("composition"), list) else None,
     )
+    if provider.chains_requests and row.composition is not None:
+        # the next request may carry only these calls' outputs: where they come from is learnt here
+        row.calls = calls_of(facts)
     cache = meta.get("cache")
     if isinstance(cache, dict) and cache:
         row.cache = {k: v for k, v in cache.items() if k not in ("thread", "client")}

@@ -108,6 +108,7 @@ class LedgerRow:
     # every unit's source and fate: written to provenance_table's tables, not read back with the row
     composition: list[dict] | None = field(default=None, compare=False, repr=False)
     id: int | None = field(default=None, compare=False)  # the row's id, once written or read
+    calls: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # its response's tool calls: id → source
 
     @property
     def cache_ttl(self) -> str | None:
@@ -216,6 +217,8 @@ def insert(db: sqlite3.Connection, rows: list[LedgerRow], compositions: Composit
             row.id = db.execute(statement, row.values()).lastrowid
             if row.composition is not None and row.id is not None:
                 compositions.write(db, row.id, row.session, row.composition)
+            if row.calls:
+                provenance_table.write_calls(db, row.calls)
         if retrievals:
             provenance_table.write_retrievals(db, list(retrievals))
         db.execute("COMMIT")

@@ -7,7 +7,9 @@ record, and a request's composition is the first `base_units` keys of an earlier
 the same session (`base_id`) followed by its own `units`: a turn costs the units it added.
 
 `retrievals` holds every retrieve the proxy answered (id, outcome, time), so a trace can say
-which folded segments the model asked for later.
+which folded segments the model asked for later. `calls` holds the tool calls of responses to
+clients that chain requests (Responses' `previous_response_id`): their next request sends only
+the calls' outputs, whose sources a trace then finds here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ CREATE TABLE IF NOT EXISTS compositions (
 CREATE INDEX IF NOT EXISTS compositions_session ON compositions (session, request_id);
 CREATE TABLE IF NOT EXISTS retrievals (id INTEGER PRIMARY KEY, ts REAL NOT NULL, original_id TEXT NOT NULL, status TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS retrievals_original ON retrievals (original_id);
+CREATE TABLE IF NOT EXISTS calls (call_id TEXT PRIMARY KEY, source TEXT NOT NULL);
 """
 SESSIONS_REMEMBERED = 256  # the last composition of this many sessions, kept to write the next as a delta
 _PER_REQUEST = ("pos", "new")  # a record's fields that depend on the request, not the unit
@@ -81,6 +84,21 @@ class CompositionWriter:
         if found is None:  # a new session, or written before a restart: one full list, then deltas again
             return None, []
         return found[0], composition_keys(db, found[0])
+
+
+def write_calls(db: sqlite3.Connection, calls: dict[str, str]) -> None:
+    db.executemany("INSERT OR REPLACE INTO calls (call_id, source) VALUES (?, ?)", list(calls.items()))
+
+
+def call_sources(db: sqlite3.Connection, call_ids: set[str]) -> dict[str, str]:
+    """The sources of these tool calls, where a response recorded them."""
+    out: dict[str, str] = {}
+    wanted = sorted(call_ids)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        out.update(db.execute(f"SELECT call_id, source FROM calls WHERE call_id IN ({marks})", chunk).fetchall())
+    return out
 
 
 def write_retrievals(db: sqlite3.Connection, retrievals: list[Retrieval]) -> None:

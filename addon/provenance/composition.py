@@ -55,6 +55,7 @@ class SegmentRecord:
     mode: str = ""  # lossless | lossy (carries retrieve ids)
     ids: tuple[str, ...] = ()
     content: str = ""  # a digest of its text: equal digests are repeats
+    call: str = ""  # the call it answers, when that call is not in this request (the trace looks it up)
 
     def as_dict(self) -> dict[str, Any]:
         """Compact: fields at their empty defaults are left out."""
@@ -100,8 +101,10 @@ class Composer:
                 calls[call_id] = calls[name] = (name, args)  # Gemini answers by name when calls carry no id
             fate, reason, kind, ids = _fate(outcomes.get(i, []))
             saved = sum((e.tokens_before or 0) - (e.tokens_after or 0) for e in shrunk.get(i, []))
+            source = _source(k.facts, calls)
             records.append(SegmentRecord(
-                pos=i, at=u.label, role=k.facts.role, type=k.facts.type, source=_source(k.facts, calls),
+                pos=i, at=u.label, role=k.facts.role, type=k.facts.type, source=source,
+                call="" if source or not k.facts.answers else k.facts.answers[0][0],
                 new=i > last_model_turn, tokens=k.tokens, sent=max(0, k.tokens - saved), fate=fate, reason=reason,
                 kind=kind, mode=("lossy" if ids else "lossless") if fate in ("compressed", "replayed") else "",
                 ids=ids, content=k.content,
@@ -124,6 +127,31 @@ class Composer:
             while len(self._known) > self._limit:
                 self._known.popitem(last=False)
         return known
+
+
+def response_calls(document: Any) -> dict[str, str]:
+    """The tool calls in a response body, as call id → source line: a client that chains
+    requests (Responses' `previous_response_id`, as Codex does) later sends only the calls'
+    outputs, so their sources are learnt here (any API's shape: Anthropic content blocks, Chat
+    choices, Responses output items, Gemini candidates)."""
+    if not isinstance(document, dict):
+        return {}
+    if isinstance(document.get("response"), dict):  # a `response.completed` event
+        document = document["response"]
+    items: list[Any] = []
+    for key in ("output", "content"):
+        if isinstance(document.get(key), list):
+            items += document[key]
+    for choice in document.get("choices") or [] if isinstance(document.get("choices"), list) else []:
+        items.append(choice.get("message") if isinstance(choice, dict) else None)
+    for candidate in document.get("candidates") or [] if isinstance(document.get("candidates"), list) else []:
+        items.append(candidate.get("content") if isinstance(candidate, dict) else None)
+    out = {}
+    for item in items:
+        if isinstance(item, dict):
+            for call_id, name, args in describe("messages", item).calls:
+                out[call_id] = source_of(name, args)
+    return out
 
 
 def image_sizes(value: Any) -> list[tuple[int, int]]:

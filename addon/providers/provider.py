@@ -67,6 +67,7 @@ class Provider:
     websocket_requests = False  # request bodies also arrive as WebSocket messages
     splices_streams = False  # the proxy can answer retrieve calls inside streamed responses (`splicer`)
     answerable_rounds = False  # the proxy can answer retrieve calls in non-streamed responses
+    chains_requests = False  # a request may continue a stored response (`previous_response_id`) and omit its calls
 
     # ---- requests -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,19 @@ def test_codex_folded_tool_output_is_retrieved_within_the_websocket(proxy, mock,
     # Codex never saw the tool: its next request (if any) has no retrieve call in its input
     for later in requests[requests.index(follow_up) + 1 :]:
         assert not any(i.get("name") == "headroom_retrieve" for i in later.json["input"] if isinstance(i, dict))
+    # provenance: Codex chains its requests (previous_response_id), so the exec output's request
+    # carries no call; the trace finds the call in the response that made it
+    from addon.ledger.ledger_table import connect, ledger_path
+    from scripts.context_trace import list_sessions, trace
+
+    deadline, outputs = time.monotonic() + 20, []
+    while not (outputs and outputs[-1].get("source")) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        db = connect(ledger_path(proxy.home))
+        try:
+            sessions = list_sessions(db)
+        finally:
+            db.close()
+        windows = [trace(ledger_path(proxy.home), s["session"], n) for s in sessions for n in range(1, s["requests"] + 1)]
+        outputs = [seg for w in windows for seg in w["segments"] if seg.get("call") == "call_exec"]
+    assert outputs and outputs[-1]["source"].startswith("exec $ "), outputs

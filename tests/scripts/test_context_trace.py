@@ -73,6 +73,18 @@ def test_requests_and_sessions_are_chosen_by_number_and_prefix(ledger):
         trace(ledger.parent / "missing.sqlite3")
 
 
+def test_an_answer_to_a_call_made_in_an_earlier_response_gets_its_source(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    db = connect(path)
+    first = LedgerRow(1.0, "openai_responses", "gpt", "s", composition=[_unit(0, "user", "text", 10, fate="untouched")])
+    first.calls = {"call_9": "shell $ cargo test"}  # the response asked for a shell command
+    chained = _unit(0, "tool", "tool_result", 900, new=True, fate="whole", reason="small", call="call_9")
+    insert(db, [first, LedgerRow(2.0, "openai_responses", "gpt", "s", composition=[chained])], CompositionWriter())
+    db.close()
+    [segment] = trace(path, "s")["segments"]
+    assert segment["source"] == "shell $ cargo test"
+
+
 def test_by_default_the_main_threads_last_request_is_traced(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     db = connect(path)

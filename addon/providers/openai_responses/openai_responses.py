@@ -18,6 +18,7 @@ class OpenAIResponses(Provider):
     websocket_requests = True
     answerable_rounds = True
     splices_streams = True
+    chains_requests = True
 
     def matches(self, path: str) -> bool:
         return path.rstrip("/").endswith("/responses")

@@ -127,3 +127,23 @@ def test_images_count_by_the_providers_formula_and_their_reduction_shows():
     chat = {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64," + data}}]}]}
     [unit] = Composer().compose(provider_named("openai_chat"), chat, RewriteReport("openai_chat"))
     assert unit.tokens == image_tokens("openai_chat", (1500, 1000)) and unit.type == "image"
+
+
+def test_an_answer_to_a_call_the_request_does_not_carry_keeps_the_call_id():
+    chained = {"model": "gpt", "previous_response_id": "resp_1", "input": [{"type": "function_call_output", "call_id": "call_9", "output": "a\nb"}]}
+    [unit] = Composer().compose(provider_named("openai_responses"), chained, RewriteReport("openai_responses"))
+    assert (unit.source, unit.call) == ("", "call_9") and unit.as_dict()["call"] == "call_9"
+
+
+def test_calls_are_read_from_any_apis_response():
+    from addon.provenance.composition import response_calls
+
+    responses = {"response": {"output": [{"type": "function_call", "call_id": "c1", "name": "shell", "arguments": '{"command": ["ls"]}'}]}}
+    anthropic = {"content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {"file_path": "a.py"}}]}
+    chat = {"choices": [{"message": {"role": "assistant", "tool_calls": [{"id": "x1", "function": {"name": "Bash", "arguments": '{"command": "make"}'}}]}}]}
+    gemini = {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"id": "g1", "name": "read_file", "args": {"file_path": "/b"}}}]}}]}
+    assert response_calls(responses) == {"c1": "shell $ ls"}
+    assert response_calls(anthropic) == {"t1": "Read a.py"}
+    assert response_calls(chat) == {"x1": "Bash $ make"}
+    assert response_calls(gemini) == {"g1": "read_file /b"}
+    assert response_calls([1]) == {} and response_calls({"output": "text"}) == {}
