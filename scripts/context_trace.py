@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from addon.ledger.ledger_table import connect
-from addon.ledger.provenance_table import read_composition, retrieved_after
+from addon.ledger.provenance_table import call_sources, read_composition, retrieved_after
 from addon.provenance.window_summary import summarize
 
 FORMAT = 1  # the JSON form's version: bumped only when a key changes meaning
@@ -97,6 +97,9 @@ def trace(ledger: Path, session: str | None = None, number: int | None = None) -
     try:
         ref, n, total = find_request(db, session, number)
         records = read_composition(db, ref.id) or []
+        if unresolved := {r["call"] for r in records if r.get("call") and not r.get("source")}:
+            sources = call_sources(db, unresolved)  # calls made in an earlier response (a chained request)
+            records = [r | {"source": sources[r["call"]]} if r.get("call") in sources and not r.get("source") else r for r in records]
         ids = {i for r in records for i in r.get("ids") or []}
         retrieved = retrieved_after(db, ids, ref.ts) if ids else {}
     finally:
