@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 # cores) threads sharing the event loop's GIL more than doubled p99 time to first byte and
 # stalled the loop 50+ times over 100 ms; one worker kept both at mitmdump's own level.
 DEFAULT_PROCESSES = 1
+WORKER_RESTART_S = 30.0  # workers that broke are replaced, at most this often (a crash loop costs little)
 # Options a rewrite worker process is started with: a change restarts the workers.
 WORKER_OPTIONS = {
     "headroom_processes", "headroom_enabled", "headroom_home", "headroom_redis_url", "headroom_store_ttl_s", "headroom_store_max_mb",
@@ -104,6 +106,7 @@ class Compression:
         self.budget = CompressBudget(counters=services.counters)
         self.composer: Composer | None = Composer()  # provenance of every request (headroom_provenance)
         self.workers: RewriteWorkers | None = None  # headroom_processes: whole rewrites in worker processes
+        self._workers_started = 0.0
         self._running = False
         self._background: set[asyncio.Future] = set()
 
@@ -217,6 +220,7 @@ class Compression:
             self.workers = None
         if self._running and ctx.options.headroom_enabled and ctx.options.headroom_processes > 0:
             self.workers = RewriteWorkers(ctx.options.headroom_processes, self._worker_setup())
+            self._workers_started = time.monotonic()
 
     def _worker_setup(self) -> WorkerSetup:
         o = ctx.options
@@ -387,10 +391,16 @@ class Compression:
         job = RewriteJob(body, provider.name, RetrievalFacts.of(retrieval) if retrieval is not None else None, cache_key, align)
         try:
             return await asyncio.wrap_future(workers.submit(job, route_key(align.session_headers, body)))
-        except Exception as e:  # a worker died (BrokenProcessPool) or could not take the job
+        except Exception as e:  # a worker died (BrokenProcessPool: killed, out of memory) or could not take the job
             workers.broken = True
             self.counters["rewrite_workers_broken"] += 1
-            log.warning("headroom: the rewrite workers stopped (%s: %s); rewriting in the proxy's threads", type(e).__name__, e)
+            restart = time.monotonic() - self._workers_started >= WORKER_RESTART_S
+            log.warning(
+                "headroom: the rewrite workers stopped (%s: %s); rewriting in the proxy's threads%s",
+                type(e).__name__, e, ", starting new ones" if restart else "",
+            )  # fmt: skip
+            if restart and workers is self.workers:  # new ones serve once ready; a crash loop waits between tries
+                self._restart_workers()
             return None
 
     def _apply(self, flow: http.HTTPFlow, provider: Provider, done: RewriteDone) -> bytes | None:

@@ -313,3 +313,43 @@ def test_settings_follow_the_options(tmp_path: Path) -> None:
             assert rewrite.settings.exclude_tools == ("mcp__crm",)
 
     run(scenario)
+
+
+def test_rewrite_workers_that_die_are_replaced_and_threads_serve_meanwhile(tmp_path: Path, monkeypatch) -> None:
+    """`headroom_processes`: a killed worker (out of memory, say) costs its request the worker,
+    not the rewrite: threads serve it, and new workers take over once ready."""
+    import os
+    import signal
+
+    from addon.compression import compression
+
+    monkeypatch.setattr(compression, "WORKER_RESTART_S", 0.0)
+
+    async def ready(rewrite: Compression) -> None:
+        for _ in range(1200):
+            if rewrite.workers is not None and rewrite.workers.ready:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the rewrite workers never became ready")
+
+    async def scenario() -> None:
+        async with headroom(tmp_path, headroom_processes=1) as (rewrite, _):
+            rewrite.running()
+            await ready(rewrite)
+            first = rewrite.workers
+            [process] = list(first._pools[0]._processes.values())
+            os.kill(process.pid, signal.SIGKILL)
+            process.join(10)
+            flow = make_flow(anthropic_body())
+            await rewrite.request(flow)
+            assert tool_result(flow) == FOLDED  # the threads served it
+            assert rewrite.counters["rewrite_workers_broken"] == 1 and rewrite.workers is not first
+            await ready(rewrite)
+            submitted = []
+            original_submit = rewrite.workers.submit
+            monkeypatch.setattr(rewrite.workers, "submit", lambda job, route: submitted.append(job) or original_submit(job, route))
+            again = make_flow(anthropic_body())
+            await rewrite.request(again)
+            assert tool_result(again) == FOLDED and len(submitted) == 1  # a worker again
+
+    run(scenario)
