@@ -143,7 +143,7 @@ def reduce_images(w: Rewrite) -> None:
         report.rewritten.append(SegmentReport(kind, kind, None, form.tokens_before, form.tokens_after, replayed, "", path))
         ids = tuple(RETRIEVE_ID.findall(form.note))
         report.outcomes.append(SegmentOutcome(path, "replayed" if replayed else "compressed", "", kind, ids))
-    if figures.images:
+    if figures.images or figures.videos:
         report.images = figures.as_dict()
     report.markers += figures.markers
     report.new_markers += figures.new_markers

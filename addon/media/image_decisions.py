@@ -22,7 +22,7 @@ from addon.media.image_reduction import Reduced, probe, reduce_image
 from addon.media.image_tokens import Size, image_tokens, kept, scaled
 from addon.media.video_decisions import DEFAULT_VIDEO_FPS, VIDEO, VideoForm, video_edits, video_form
 from addon.media.video_decisions import memo_key as video_memo_key
-from addon.media.video_frames import NotAVideo, sample_frames
+from addon.media.video_frames import NotAVideo, OverBudget, sample_frames
 from addon.retrieval.retrieval_path import RetrievalPath
 from addon.retrieval.retrieve_tool import marker_ids
 from addon.wire.json_splice import Append, Edit, Replacement
@@ -52,6 +52,9 @@ class ImageSettings:
     enabled: bool = True
     max_edge: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_EDGE))
     video_fps: float = DEFAULT_VIDEO_FPS  # Gemini inline video: frames looked at per second
+    # Longest a request waits for a video's frames (the text budget and the model's together):
+    # past it the video goes whole, remembered so, like a text segment over its budget.
+    video_budget_s: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class ImageFigures:
     bytes_after: int = 0
     markers: int = 0
     new_markers: int = 0
+    over_budget: int = 0  # videos left whole: sampling ran past its budget
     errors: list[str] = field(default_factory=list)
     reductions: list[tuple[tuple, Forwarded | VideoForm, bool]] = field(default_factory=list, repr=False)  # (path, form, replayed)
 
@@ -193,8 +197,11 @@ def _decide_video(provider: str, block: MediaBlock, settings: ImageSettings, ret
     if not lossy_ok or retrieval is None:
         return whole
     try:
-        sampled = sample_frames(base64.b64decode(block.data, validate=True), settings.video_fps)
+        sampled = sample_frames(base64.b64decode(block.data, validate=True), settings.video_fps, budget_s=settings.video_budget_s)
     except (binascii.Error, ValueError, NotAVideo):  # not a video we can read: it goes as sent
+        return whole
+    except OverBudget:
+        out.figures.over_budget += 1
         return whole
     except Exception as e:  # noqa: BLE001 - FFmpeg raises many kinds: fail open
         out.figures.errors.append(f"video: {type(e).__name__}: {e}")

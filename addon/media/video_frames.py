@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from dataclasses import dataclass
 
 import av
@@ -35,6 +36,10 @@ class NotAVideo(ValueError):
     """The bytes have no video stream PyAV can decode."""
 
 
+class OverBudget(TimeoutError):
+    """Sampling took longer than the request may wait: the video goes whole."""
+
+
 @dataclass(frozen=True)
 class Frame:
     seconds: float  # from the start of the video
@@ -51,9 +56,13 @@ class Sampled:
     size: Size  # the video's own frame size
 
 
-def sample_frames(data: bytes, fps: float, threshold: float = SCENE_THRESHOLD, max_edge: int = FRAME_MAX_EDGE) -> Sampled:
+def sample_frames(
+    data: bytes, fps: float, threshold: float = SCENE_THRESHOLD, max_edge: int = FRAME_MAX_EDGE, budget_s: float | None = None
+) -> Sampled:
     """One frame per 1/`fps` seconds, kept only where it differs from the last kept one.
-    Raises NotAVideo (or PyAV's errors) for bytes it cannot decode: the caller fails open."""
+    Raises NotAVideo (or PyAV's errors) for bytes it cannot decode: the caller fails open; and
+    OverBudget past `budget_s` seconds of decoding (a long, large video)."""
+    deadline = time.monotonic() + budget_s if budget_s is not None else math.inf
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.FFmpegError, ValueError) as e:
@@ -67,6 +76,8 @@ def sample_frames(data: bytes, fps: float, threshold: float = SCENE_THRESHOLD, m
         frames: list[Frame] = []
         sampled, slot, last_thumb, last_time, size = 0, 0.0, None, 0.0, (0, 0)
         for frame in container.decode(stream):
+            if time.monotonic() > deadline:
+                raise OverBudget(f"sampling ran past {budget_s} s")
             if frame.time is None:
                 continue
             seconds = max(0.0, frame.time - start)

@@ -125,6 +125,14 @@ def test_a_video_stays_whole_without_a_retrieve_path_when_broken_or_seen(memo, r
     assert rewrite(history, memo, retrieval)[1] == history  # the provider saw it whole
 
 
+def test_a_video_whose_frames_take_too_long_goes_whole_and_stays_so(memo, retrieval):
+    document = body(inline("video/mp4", VIDEO))
+    _, sent, report = rewrite(document, memo, retrieval, ImageSettings(video_budget_s=0.0))
+    assert sent == document and not report.rewritten and report.images["over_budget"] == 1
+    _, again, report = rewrite(body(inline("video/mp4", VIDEO), answered=True), memo, retrieval)
+    assert again == body(inline("video/mp4", VIDEO), answered=True) and "over_budget" not in str(report.errors)
+
+
 def test_a_replayed_video_without_a_retrieve_path_goes_whole(memo, retrieval):
     rewrite(body(inline("video/mp4", VIDEO)), memo, retrieval)
     document = body(inline("video/mp4", VIDEO), answered=True)

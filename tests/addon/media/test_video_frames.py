@@ -7,7 +7,7 @@ import pytest
 
 from addon.media.image_tokens import gemini_video_tokens
 from addon.media.video_decisions import parse_video_fps, timestamp
-from addon.media.video_frames import NotAVideo, sample_frames
+from addon.media.video_frames import NotAVideo, OverBudget, sample_frames
 from tests.support.images import decoded
 from tests.support.videos import Scene, make_video, scenes_of
 
@@ -48,3 +48,9 @@ def test_tokens_labels_and_the_option():
     for bad in (0, -1, 31):
         with pytest.raises(ValueError, match="headroom_video_fps"):
             parse_video_fps(bad)
+
+
+def test_sampling_stops_at_its_budget():
+    with pytest.raises(OverBudget):
+        sample_frames(CLIP, 1.0, budget_s=0.0)
+    assert sample_frames(CLIP, 1.0, budget_s=60.0).sampled == 6
