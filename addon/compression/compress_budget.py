@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass, field
 
@@ -54,12 +55,14 @@ class CompressBudget:
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="headroom-compress")
 
-    def start(self) -> None:
-        """Nothing to start: the threads start on first use (kept for the addon's lifecycle)."""
-
     def deadline(self) -> float:
         """The monotonic time by which a request's non-model compression must be done."""
         return time.monotonic() + self.base_s
+
+    def for_request(self, settings: Settings, lossless: Settings) -> tuple[Callable[[str, Context], Result], Callable[[str, Context], Result]]:
+        """One request's compressors (its settings, and lossless-only), both under one deadline."""
+        deadline = self.deadline()
+        return (lambda t, c: self.compress(t, c, settings, deadline)), (lambda t, c: self.compress(t, c, lossless, deadline))
 
     def compress(self, text: str, context: Context, settings: Settings, deadline: float) -> Result:
         """`compress(text, context, settings=settings)`, or the text whole once past the deadline
@@ -97,17 +100,28 @@ class CompressBudget:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def warm_worker() -> None:
-    """A rewrite worker process's start: every compressor module, the tokenizer and the text model, once."""
+def load_compressors() -> None:
+    """Every compressor module, so that a first use does not spend a request's budget on imports."""
     from compressors.router import REGISTRY, load
-    from compressors.tokens import count_tokens
 
     for kind in REGISTRY:
         load(kind)
-    count_tokens("warm up")
+
+
+def load_text_model() -> None:
+    """The text model (seconds to load); without it the statistical fallback serves plain text."""
     try:
         from compressors.text_model import load_model
 
         load_model()
-    except Exception as e:  # no model: the statistical fallback serves plain text
-        log.info("headroom: text model not loaded in a worker (%s: %s)", type(e).__name__, e)
+    except Exception as e:
+        log.info("headroom: text model not loaded (%s: %s)", type(e).__name__, e)
+
+
+def warm_worker() -> None:
+    """A rewrite worker process's start: every compressor module, the tokenizer and the text model, once."""
+    from compressors.tokens import count_tokens
+
+    load_compressors()
+    count_tokens("warm up")
+    load_text_model()

@@ -19,7 +19,7 @@ from addon.cache.cache_aligner import cache_summary
 from addon.cache.cache_alignment import CacheAlignment
 from addon.compression.pipeline import NotJson, rewrite_body
 from addon.compression.rewrite_report import RewriteReport, count_tokens_for, summary_of
-from addon.compression.compress_budget import CompressBudget
+from addon.compression.compress_budget import CompressBudget, load_compressors, load_text_model
 from addon.compression.rewrite_workers import RetrievalFacts, RewriteDone, RewriteJob, RewriteWorkers, WorkerSetup, route_key
 from addon.compression.segment_decisions import CompressFn, Policy
 from addon.flow_state import FlowState
@@ -56,12 +56,7 @@ WITHOUT_RETRIEVAL_MODE = "lossless"
 
 
 def _load_text_model() -> None:
-    try:
-        from compressors.text_model import load_model
-
-        load_model()
-    except Exception as e:  # no model: the statistical fallback serves plain text
-        log.info("headroom: text model not loaded (%s: %s)", type(e).__name__, e)
+    load_text_model()
     settle_heap()
 
 
@@ -71,13 +66,6 @@ def settle_heap() -> None:
     stop every thread, the event loop's included, walk only what requests allocate."""
     gc.collect()
     gc.freeze()
-
-
-def _load_compressors() -> None:
-    from compressors.router import REGISTRY, load
-
-    for kind in REGISTRY:
-        load(kind)
 
 
 def is_signed_body(request: http.Request) -> bool:
@@ -176,7 +164,7 @@ class Compression:
             if self.executor:
                 self.executor.shutdown(wait=False)
             self.executor = ThreadPoolExecutor(ctx.options.headroom_workers, thread_name_prefix="headroom")
-        if updated & {"headroom_workers", "headroom_budget_ms", "headroom_model_budget_ms", "headroom_processes"}:
+        if updated & {"headroom_workers", "headroom_budget_ms", "headroom_model_budget_ms"}:
             if ctx.options.headroom_budget_ms < 1 or ctx.options.headroom_model_budget_ms < 0:
                 raise exceptions.OptionsError("headroom_budget_ms must be at least 1 and headroom_model_budget_ms at least 0")
             self.budget.shutdown()
@@ -186,8 +174,6 @@ class Compression:
                 2 * ctx.options.headroom_workers,
                 self.counters,
             )
-            if self._running:
-                self.budget.start()
         if updated & {"headroom_min_tokens", "headroom_min_saving_pct"}:
             pct = ctx.options.headroom_min_saving_pct
             if not 0 <= pct <= 100:
@@ -248,20 +234,18 @@ class Compression:
 
     def _budgeted(self) -> tuple[CompressFn, CompressFn]:
         """This request's compressors, both under one deadline (addon/compression/compress_budget.py)."""
-        deadline, budget, settings, lossless = self.budget.deadline(), self.budget, self.settings, self._lossless_settings()
-        return (lambda t, c: budget.compress(t, c, settings, deadline)), (lambda t, c: budget.compress(t, c, lossless, deadline))
+        return self.budget.for_request(self.settings, self._lossless_settings())
 
     def running(self) -> None:
         # Load the tokenizer and the text model now, in a worker, rather than inside the first
         # request that needs them (the model takes seconds to load).
         self._running = True
-        self.budget.start()
         self._restart_workers()
         self.count_executor.submit(count_tokens, "warm up")
         if self.workers is not None:  # the workers load the compressors and the model; here they are a fallback
             self.count_executor.submit(settle_heap)
             return
-        self.count_executor.submit(_load_compressors)  # their first use must not eat a request's budget
+        self.count_executor.submit(load_compressors)  # their first use must not eat a request's budget
         threading.Thread(target=_load_text_model, name="headroom-text-model", daemon=True).start()
 
     async def request(self, flow: http.HTTPFlow) -> None:
@@ -358,17 +342,10 @@ class Compression:
                 self.composer,
             )
         except (NotJson, UnknownShape) as e:
-            self.counters["not_json" if isinstance(e, NotJson) else "unknown_shape"] += 1
-            log.info("headroom: %s %s passed through: %s", provider.name, flow.request.path, e)
-            return None
+            return self._passed(flow, provider, "not_json" if isinstance(e, NotJson) else "unknown_shape", str(e))
         except Exception as e:  # fail open: the original bytes go out untouched
-            self.counters["errors"] += 1
-            log.warning("headroom: %s %s passed through unchanged (%s: %s)", provider.name, flow.request.path, type(e).__name__, e)
-            FlowState(flow).report = {"error": f"{type(e).__name__}: {e}"}
-            return None
-        for error in report.errors:
-            self.counters["errors"] += 1
-            log.warning("headroom: a %s segment was left as it was (compressor failed: %s)", provider.name, error)
+            return self._passed(flow, provider, "error", f"{type(e).__name__}: {e}")
+        self._count_errors(provider, report.errors)
         self._describe(flow, report)
         if not report.counted:
             # Exact token counts are for people and the ledger, not for forwarding: count them
@@ -376,7 +353,28 @@ class Compression:
             task = asyncio.ensure_future(self._count_later(flow, report))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        if new_body is body:
+        return self._forward(flow, None if new_body is body else new_body)
+
+    def _passed(self, flow: http.HTTPFlow, provider: Provider, why: str, reason: str) -> None:
+        """A body the rewrite could not handle goes out as it came (`why`: not_json,
+        unknown_shape, or error: a failure, told on the flow too)."""
+        if why == "error":
+            self.counters["errors"] += 1
+            log.warning("headroom: %s %s passed through unchanged (%s)", provider.name, flow.request.path, reason)
+            FlowState(flow).report = {"error": reason}
+        else:
+            self.counters[why] += 1
+            log.info("headroom: %s %s passed through: %s", provider.name, flow.request.path, reason)
+        return None
+
+    def _count_errors(self, provider: Provider, errors: list[str]) -> None:
+        for error in errors:
+            self.counters["errors"] += 1
+            log.warning("headroom: a %s segment was left as it was (compressor failed: %s)", provider.name, error)
+
+    def _forward(self, flow: http.HTTPFlow, new_body: bytes | None) -> bytes | None:
+        """The body to forward (None: the original, unchanged), counted and marked."""
+        if new_body is None:
             self.counters["unchanged"] += 1
             return None
         self.counters["rewritten"] += 1
@@ -407,25 +405,12 @@ class Compression:
         """A worker's answer on the flow, as `_rewrite` does for a thread's."""
         self.counters.update(done.counters)
         if done.passed:
-            self.counters[done.passed if done.passed != "error" else "errors"] += 1
-            if done.passed == "error":
-                log.warning("headroom: %s %s passed through unchanged (%s)", provider.name, flow.request.path, done.reason)
-                FlowState(flow).report = {"error": done.reason}
-            else:
-                log.info("headroom: %s %s passed through: %s", provider.name, flow.request.path, done.reason)
-            return None
-        for error in done.errors:
-            self.counters["errors"] += 1
-            log.warning("headroom: a %s segment was left as it was (compressor failed: %s)", provider.name, error)
+            return self._passed(flow, provider, done.passed, done.reason)
+        self._count_errors(provider, done.errors)
         FlowState(flow).report = done.report
         if done.report.get("rewritten") or cache_summary(done.report.get("cache") or {}):
             flow.comment = summary_of(done.report)
-        if done.body is None:
-            self.counters["unchanged"] += 1
-            return None
-        self.counters["rewritten"] += 1
-        flow.marked = ":scissors:"
-        return done.body
+        return self._forward(flow, done.body)
 
     async def _count_later(self, flow: http.HTTPFlow, report: RewriteReport) -> None:
         try:

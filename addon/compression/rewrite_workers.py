@@ -182,12 +182,12 @@ def open_worker(setup: WorkerSetup) -> None:
     """A worker's start: the proxy's state opened here, the compressors and models loaded."""
     global _worker
     from addon.cache.cache_alignment import learn_turn_gaps
+    from addon.cache.cache_rules import load_cache_rules
 
     try:
         os.nice(WORKER_NICENESS)
     except (AttributeError, OSError):  # no nice() here (Windows): the same priority as the proxy
         pass
-    from addon.cache.cache_rules import load_cache_rules
 
     home = Path(setup.home)
     memo = DecisionMemo(store_dir(home) / "decisions")
@@ -221,15 +221,7 @@ def run_job(job: RewriteJob) -> RewriteDone:
             worker.originals, facts.owner, provider, streaming=facts.streaming, session_headers=dict(facts.session_headers),
             request_path=facts.request_path, request_query=dict(facts.request_query),
         )  # fmt: skip
-    deadline = worker.budget.deadline()
-    budget = worker.budget
-
-    def compress_fn(text, context):
-        return budget.compress(text, context, setup.settings, deadline)
-
-    def lossless_fn(text, context):
-        return budget.compress(text, context, setup.lossless_settings, deadline)
-
+    compress_fn, lossless_fn = worker.budget.for_request(setup.settings, setup.lossless_settings)
     alignment = (worker.aligner, job.align) if job.align is not None else None
     done = RewriteDone()
     try:
