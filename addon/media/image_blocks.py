@@ -57,20 +57,25 @@ def split_data_url(url: Any) -> tuple[str, str] | None:
     return head[len(DATA_URL_HEAD) : -len(";base64")].split(";")[0], data
 
 
-def _anthropic(body: dict) -> Iterator[MediaBlock]:
+def _user_contents(body: dict) -> Iterator[tuple[int, list, bool]]:
+    """(index, content list, fresh) of each user message with list content (Anthropic, Chat)."""
     messages = body.get("messages") if isinstance(body.get("messages"), list) else []
     boundary = last_index(messages, lambda m: isinstance(m, dict) and m.get("role") == "assistant")
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") != "user" or not isinstance(message.get("content"), list):
-            continue
-        for j, block in enumerate(message["content"]):
+        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), list):
+            yield i, message["content"], i > boundary
+
+
+def _anthropic(body: dict) -> Iterator[MediaBlock]:
+    for i, content, fresh in _user_contents(body):
+        for j, block in enumerate(content):
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
                 for k, part in enumerate(block["content"]):
-                    yield from _anthropic_image(part, ("messages", i, "content", j, "content"), k, i > boundary, True)
+                    yield from _anthropic_image(part, ("messages", i, "content", j, "content"), k, fresh, True)
             else:
-                yield from _anthropic_image(block, ("messages", i, "content"), j, i > boundary, False)
+                yield from _anthropic_image(block, ("messages", i, "content"), j, fresh, False)
 
 
 def _anthropic_image(block: Any, list_path: Path, index: int, fresh: bool, in_tool: bool) -> Iterator[MediaBlock]:
@@ -83,18 +88,14 @@ def _anthropic_image(block: Any, list_path: Path, index: int, fresh: bool, in_to
 
 
 def _openai_chat(body: dict) -> Iterator[MediaBlock]:
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-    boundary = last_index(messages, lambda m: isinstance(m, dict) and m.get("role") == "assistant")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") != "user" or not isinstance(message.get("content"), list):
-            continue
-        for j, part in enumerate(message["content"]):
+    for i, content, fresh in _user_contents(body):
+        for j, part in enumerate(content):
             image = part.get("image_url") if isinstance(part, dict) and part.get("type") == "image_url" else None
             found = split_data_url(image.get("url")) if isinstance(image, dict) else None
             if found is not None:
                 detail = str(image.get("detail") or "high")  # type: ignore[union-attr]
                 path = ("messages", i, "content")
-                yield MediaBlock(path + (j, "image_url", "url"), found[1], found[0], None, path, "text", i > boundary, False, detail)
+                yield MediaBlock(path + (j, "image_url", "url"), found[1], found[0], None, path, "text", fresh, False, detail)
 
 
 def _openai_responses(body: dict) -> Iterator[MediaBlock]:
