@@ -133,11 +133,17 @@ class FakeRedis:
         return self.values.setdefault(key, value)
 
 
-def test_team_members_share_decisions_first_writer_wins(tmp_path: Path) -> None:
+def team(tmp_path: Path) -> tuple[FakeRedis, DecisionMemo, DecisionMemo]:
+    """Two proxies' memos sharing one (fake) Redis."""
     redis = FakeRedis()
     a, b = DecisionMemo(tmp_path / "a"), DecisionMemo(tmp_path / "b")
     a.share(redis)
     b.share(redis)
+    return redis, a, b
+
+
+def test_team_members_share_decisions_first_writer_wins(tmp_path: Path) -> None:
+    redis, a, b = team(tmp_path)
     a.put("k", Decision("log", "folded by a", None, None))
     assert b.get("k") == Decision("log", "folded by a", None, None)
     b.put("k2", Decision("log", "b's", None, None))
@@ -147,10 +153,7 @@ def test_team_members_share_decisions_first_writer_wins(tmp_path: Path) -> None:
 
 
 def test_decisions_made_during_an_outage_converge_once_redis_is_back(tmp_path: Path) -> None:
-    redis = FakeRedis()
-    a, b = DecisionMemo(tmp_path / "a"), DecisionMemo(tmp_path / "b")
-    a.share(redis)
-    b.share(redis)
+    redis, a, b = team(tmp_path)
     redis.down = True
     b.put("k", Decision("log", "b's fold", None, None))  # Redis never hears of it
     assert a.get("k") is None  # a forwards the text whole meanwhile
@@ -168,10 +171,7 @@ def test_decisions_made_during_an_outage_converge_once_redis_is_back(tmp_path: P
 
 
 def test_the_aligners_records_are_shared_as_their_latest_version(tmp_path: Path) -> None:
-    redis = FakeRedis()
-    a, b = DecisionMemo(tmp_path / "a"), DecisionMemo(tmp_path / "b")
-    a.share(redis)
-    b.share(redis)
+    redis, a, b = team(tmp_path)
     a.put("align:t", Decision("align", '{"notes": 1}', None, None))
     a.put("align:t", Decision("align", '{"notes": 2}', None, None))
     assert b.get("align:t").text == '{"notes": 2}'
