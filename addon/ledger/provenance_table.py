@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS retrievals (id INTEGER PRIMARY KEY, ts REAL NOT NULL,
 CREATE INDEX IF NOT EXISTS retrievals_original ON retrievals (original_id);
 CREATE TABLE IF NOT EXISTS calls (call_id TEXT PRIMARY KEY, source TEXT NOT NULL);
 """
+SQLITE_CHUNK = 500  # values bound in one query, under SQLite's limit on bound parameters
 SESSIONS_REMEMBERED = 256  # the last composition of this many sessions, kept to write the next as a delta
 _PER_REQUEST = ("pos", "new")  # a record's fields that depend on the request, not the unit
 
@@ -92,13 +93,7 @@ def write_calls(db: sqlite3.Connection, calls: dict[str, str]) -> None:
 
 def call_sources(db: sqlite3.Connection, call_ids: set[str]) -> dict[str, str]:
     """The sources of these tool calls, where a response recorded them."""
-    out: dict[str, str] = {}
-    wanted = sorted(call_ids)
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
-        out.update(db.execute(f"SELECT call_id, source FROM calls WHERE call_id IN ({marks})", chunk).fetchall())
-    return out
+    return dict(rows_in(db, "SELECT call_id, source FROM calls WHERE call_id IN ({marks})", call_ids))
 
 
 def write_retrievals(db: sqlite3.Connection, retrievals: list[Retrieval]) -> None:
@@ -127,23 +122,24 @@ def read_composition(db: sqlite3.Connection, request_id: int) -> list[dict] | No
     if row is None:
         return None
     keys = composition_keys(db, request_id)
-    stored: dict[str, dict] = {}
-    for start in range(0, len(keys), 500):  # SQLite's limit on bound parameters
-        chunk = list(dict.fromkeys(keys[start : start + 500]))
-        marks = ", ".join("?" * len(chunk))
-        for key, text in db.execute(f"SELECT key, record FROM units WHERE key IN ({marks})", chunk):
-            stored[key] = json.loads(text)
+    stored = {key: json.loads(text) for key, text in rows_in(db, "SELECT key, record FROM units WHERE key IN ({marks})", set(keys))}
     return [{"pos": i, **stored.get(key, {"missing": True}), "new": i >= row[0]} for i, key in enumerate(keys)]
 
 
 def retrieved_after(db: sqlite3.Connection, ids: set[str], since: float) -> dict[str, str]:
     """Of `ids`, those the model asked for at or after `since`: id → the first answer's status."""
     out: dict[str, str] = {}
-    wanted = sorted(ids)
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
-        query = f"SELECT original_id, status FROM retrievals WHERE ts >= ? AND original_id IN ({marks}) ORDER BY ts"
-        for original_id, status in db.execute(query, (since, *chunk)):
-            out.setdefault(original_id, status)
+    query = "SELECT original_id, status FROM retrievals WHERE ts >= ? AND original_id IN ({marks}) ORDER BY ts"
+    for original_id, status in rows_in(db, query, ids, since):
+        out.setdefault(original_id, status)  # the first answer: each chunk is in time order, and an id is in one chunk
     return out
+
+
+def rows_in(db: sqlite3.Connection, query: str, values: set[str], *before: object) -> list[tuple]:
+    """`query`'s rows for every value of `values` in its `IN ({marks})`, asked in chunks of
+    SQLITE_CHUNK (SQLite's limit on bound parameters); `before`: parameters ahead of them."""
+    wanted, rows = sorted(values), []
+    for start in range(0, len(wanted), SQLITE_CHUNK):
+        chunk = wanted[start : start + SQLITE_CHUNK]
+        rows += db.execute(query.format(marks=", ".join("?" * len(chunk))), (*before, *chunk)).fetchall()
+    return rows
