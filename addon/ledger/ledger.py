@@ -239,14 +239,16 @@ class Ledger:
             row = build_row(facts, table)
             if metrics is not None:
                 metrics.observe(row)
+            return row
+
+        def written(row: LedgerRow) -> None:  # on the writer thread, once the row is in the file
             if loop is not None:
                 try:
                     loop.call_soon_threadsafe(annotate, flow, ledger_line(row))
                 except RuntimeError:  # the loop has closed (shutdown): the row still counts
                     pass
-            return row
 
-        self.writer.submit(make_row)
+        self.writer.submit(make_row, written)
         self.counters["recorded"] += 1
 
     def retrieved(self, original_id: str, status: str) -> None:

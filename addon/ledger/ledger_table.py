@@ -228,6 +228,7 @@ def insert(db: sqlite3.Connection, rows: list[LedgerRow], compositions: Composit
 
 
 RowMaker = Callable[[], "LedgerRow | Retrieval | None"]
+Written = Callable[["LedgerRow"], None]  # told of a row once it is committed
 
 
 class LedgerWriter:
@@ -239,15 +240,16 @@ class LedgerWriter:
         self.written = 0
         self.failed = 0
         self.dropped = 0
-        self._queue: queue.Queue[RowMaker | threading.Event | None] = queue.Queue(QUEUE_LIMIT)
+        self._queue: queue.Queue[tuple[RowMaker, Written | None] | threading.Event | None] = queue.Queue(QUEUE_LIMIT)
         self._compositions = CompositionWriter()  # used on the writer thread only
         self._thread = threading.Thread(target=self._run, name="headroom-ledger", daemon=True)
         self._thread.start()
 
-    def submit(self, make_row: RowMaker) -> None:
-        """Queue a function that builds a row; it runs on the writer thread."""
+    def submit(self, make_row: RowMaker, written: Written | None = None) -> None:
+        """Queue a function that builds a row; it runs on the writer thread. `written` is called
+        with the row once it is committed (so what it tells, a reader of the file finds)."""
         try:
-            self._queue.put_nowait(make_row)
+            self._queue.put_nowait((make_row, written))
         except queue.Full:
             self.dropped += 1
 
@@ -265,7 +267,7 @@ class LedgerWriter:
         db: sqlite3.Connection | None = None
         while True:
             item = self._queue.get()
-            batch: list[RowMaker | threading.Event | None] = [item]
+            batch: list[tuple[RowMaker, Written | None] | threading.Event | None] = [item]
             while item is not None and len(batch) < 200:  # commit what is waiting in one go
                 try:
                     item = self._queue.get_nowait()
@@ -274,13 +276,17 @@ class LedgerWriter:
                 batch.append(item)
             rows: list[LedgerRow] = []
             retrievals: list[Retrieval] = []
+            told: list[tuple[Written, LedgerRow]] = []
             for entry in batch:
-                if callable(entry) and not isinstance(entry, threading.Event):
+                if isinstance(entry, tuple):
+                    make_row, written = entry
                     try:
-                        if isinstance(row := entry(), Retrieval):
+                        if isinstance(row := make_row(), Retrieval):
                             retrievals.append(row)
                         elif row is not None:
                             rows.append(row)
+                            if written is not None:
+                                told.append((written, row))
                     except Exception as e:  # one bad flow costs its own row only
                         self.failed += 1
                         log.warning("headroom: a ledger row could not be built (%s: %s)", type(e).__name__, e)
@@ -289,6 +295,8 @@ class LedgerWriter:
                     db = db or connect(self.path)
                     insert(db, rows, self._compositions, retrievals)
                     self.written += len(rows)
+                    for written, row in told:
+                        written(row)
                 except Exception as e:
                     self.failed += len(rows)
                     log.warning("headroom: %d ledger row(s) not written to %s (%s: %s)", len(rows), self.path, type(e).__name__, e)

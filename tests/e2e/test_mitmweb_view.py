@@ -56,7 +56,9 @@ def test_a_rewritten_flow_shows_before_after_and_its_ledger_line(tmp_path, upstr
         deadline = time.monotonic() + 20
         while True:
             flows = [f for f in web.api("/flows").json() if f["request"]["path"] == "/v1/messages"]
-            if len(flows) == 2 and any("ledger:" in f["comment"] for f in flows) or time.monotonic() > deadline:
+            # both rows in the file (each request's row follows its composition, in either order)
+            written = len(flows) == 2 and any("ledger:" in f["comment"] for f in flows) and len(read_rows(ledger_path(web.home))) == 2
+            if written or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         compressed, plain = sorted(flows, key=lambda f: f["timestamp_created"])

@@ -29,6 +29,19 @@ def row(i: int = 0, **changes) -> LedgerRow:
     return base
 
 
+def test_a_row_is_told_written_only_once_a_reader_finds_it(tmp_path):
+    """The ledger line goes on the flow from this callback: whoever sees it and reads the file
+    (mitmweb's user, a test) finds the row there."""
+    path = ledger_path(tmp_path / "home")
+    writer = LedgerWriter(path)
+    seen: list[int] = []
+    writer.submit(lambda: row(0, composition=[{"pos": 0, "fate": "untouched", "new": True, "tokens": 1, "sent": 1}]), lambda r: seen.append(len(read_rows(path))))
+    writer.submit(lambda: None, lambda r: seen.append(-1))  # no row: nothing to tell
+    assert writer.flush()
+    writer.close()
+    assert seen == [1]
+
+
 def test_rows_round_trip_in_a_private_wal_file(tmp_path):
     home = tmp_path / "home"
     writer = LedgerWriter(ledger_path(home))
