@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from compressors.detect import choose_kind, leaves_whole
 from compressors.document_lines import select_document
 from compressors.lines import Keep, check_selection, selection_result
-from compressors.numbered_lines import split_numbered
+from compressors.numbered_lines import split_numbered, unpad_numbers
 from compressors.repeated_lines import fold_repeated_lines, strip_ansi
 from compressors.types import Context, Fold, Result
 
@@ -153,12 +153,12 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
         raise ValueError(f"unknown compressor kind {kind!r}; known: {', '.join(KINDS)}")
     if context.tool_name and context.tool_name in settings.exclude_tools:
         return Result(text, "excluded", True, ())
-    if leaves_whole(context):
-        return Result(text, "whole", True, ())
+    if leaves_whole(context):  # whole, but for the padding of its line numbers
+        return Result(unpad_numbers(text), "whole", True, ())
     for envelope in _ENVELOPES:
         if match := envelope.match(text):
             return _route_envelope(match.groups(), context, kind, settings)
-    clean = strip_ansi(text)
+    clean = unpad_numbers(strip_ansi(text))
     numbered = split_numbered(clean)
     content = "\n".join(n.content for n in numbered) if numbered else clean
     if kind == "auto":

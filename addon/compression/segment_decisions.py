@@ -203,7 +203,10 @@ def decide(text: str, context: Context, policy: Policy, compress_fn: CompressFn)
     result = compress_fn(text, context)
     before, after = estimate_tokens(text), estimate_tokens(result.text)
     saved = before - after
-    worth = saved >= policy.min_saved_tokens and saved >= policy.min_saving * before and _sendable(result.text)
+    # A lossless result (numbers unpadded, repeats counted) loses nothing: any saving worth a
+    # rewrite will do. A lossy one must also save a share of the text.
+    share = 0.0 if result.lossless else policy.min_saving
+    worth = saved >= policy.min_saved_tokens and saved >= share * before and _sendable(result.text)
     return Decision(result.kind, result.text if worth else None, None, None, result.folds if worth else ())
 
 

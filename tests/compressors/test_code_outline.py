@@ -272,10 +272,10 @@ def test_through_the_router_a_numbered_read_keeps_its_line_numbers(monkeypatch: 
     out = result.text.split("\n")
     assert result.kind == "code" and not result.lossless
     assert out[26:30] == [
-        '    27→        """Split one CSV line into a name and a count.',
+        '27→        """Split one CSV line into a name and a count.',  # the numbers' padding is dropped
         "[… 9 lines folded: body of parse_row]",
-        "    37→",
-        "    38→    def render(self) -> str:",
+        "37→",
+        "38→    def render(self) -> str:",
     ]
     assert [(fold.first_line, fold.last_line) for fold in result.folds] == [(28, 36), (39, 45), (50, 56), (60, 66)]
 

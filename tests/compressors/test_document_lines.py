@@ -26,11 +26,11 @@ def test_a_long_prose_read_keeps_its_ends_headings_and_the_request_lines_with_th
     context = Context(tool_name="Read", tool_args={"file_path": "/repo/docs/design.md"}, path="/repo/docs/design.md", query="what is the retry budget?")
     result = compress(read, context)
     assert result.kind == "text" and len(result.text) < 0.7 * len(read)
-    assert "   251→The retry budget for checksum mismatches is RETRY_BUDGET=7 per batch." in result.text
+    assert "\n251→The retry budget for checksum mismatches is RETRY_BUDGET=7 per batch." in result.text
     for n, line in enumerate(lines, 1):
         if line.startswith("## "):
-            assert f"{n:6d}→{line}" in result.text  # every heading, with its number
-    assert f"{HEAD_LINES:6d}→" in result.text and f"{len(lines):6d}→" in result.text
+            assert f"\n{n}→{line}" in result.text  # every heading, with its number (unpadded)
+    assert f"\n{HEAD_LINES}→" in result.text and f"\n{len(lines)}→" in result.text
     assert result.text.endswith(REMINDER) and "lines folded" in result.text
     assert all(f.first_line <= f.last_line for f in result.folds)
 

@@ -1,10 +1,13 @@
-"""split_numbered: recognise Claude Code's numbered Read output, and nothing else."""
+"""split_numbered: recognise Claude Code's numbered Read output, and nothing else; unpad_numbers:
+drop the padding of its numbers, and nothing else."""
 
 from __future__ import annotations
 
 import pytest
 
-from compressors.numbered_lines import NumberedLine, split_numbered
+import re
+
+from compressors.numbered_lines import MIN_RUN, NumberedLine, split_numbered, unpad_numbers
 
 
 def test_arrow_form_splits_into_number_prefix_and_content() -> None:
@@ -83,3 +86,40 @@ def test_one_trailing_newline_is_allowed() -> None:
     with_newline = split_numbered("1→a\n2→b\n")
     assert with_newline is not None
     assert with_newline == split_numbered("1→a\n2→b")
+
+
+def test_unpadding_keeps_every_number_and_every_byte_after_it() -> None:
+    read = "".join(f"{n:6d}→{'    ' * (n % 3)}line {n}\t→ with its own arrow\n" for n in range(95, 105)) + "\n<system-reminder>\nx\n</system-reminder>\n"
+    out = unpad_numbers(read)
+    assert out.startswith("95→        line 95\t→ with its own arrow\n96→line 96") and "\n100→    line 100" in out
+    assert out.endswith("\n\n<system-reminder>\nx\n</system-reminder>\n")
+    # lossless: cat -n's six right-aligned columns put the padding back, byte for byte
+    assert re.sub(r"^(\d+)(?=→)", lambda m: f"{int(m.group(1)):6d}", out, flags=re.M) == read
+
+
+def test_an_edit_snippet_is_unpadded_under_its_header_in_tab_form() -> None:
+    text = "The file /r/a.py has been updated. Here's the result of running `cat -n` on a snippet of the edited file:\n"
+    text += "\n".join(f"{n:6d}\t    step({n})" for n in range(7, 12))
+    assert unpad_numbers(text) == text.split("\n")[0] + "\n" + "\n".join(f"{n}\t    step({n})" for n in range(7, 12))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "   12\tapples\n    7\tpears\n  130\tplums",  # counts, not line numbers (uniq -c | sort -t)
+        "     1→a\n     3→b\n     4→c",  # a gap: two runs, each under MIN_RUN
+        "     1 a\n     2 b\n     3 c",  # wc/nl output with a space separator: not cat -n
+        "\t1→a\n\t2→b\n\t3→c",  # tabs are not cat -n's padding
+        "  name  →value\n  other →value\n  third →value",
+    ],
+    ids=["counts", "gap", "space-separated", "tab-indent", "no-number"],
+)
+def test_lines_that_only_look_numbered_stay_as_they_are(text: str) -> None:
+    assert unpad_numbers(text) == text
+
+
+def test_a_run_needs_min_run_consecutive_lines() -> None:
+    short = "".join(f"{n:6d}→x\n" for n in range(1, MIN_RUN))
+    assert unpad_numbers(short) == short
+    long = "".join(f"{n:6d}→x\n" for n in range(1, MIN_RUN + 1))
+    assert unpad_numbers(long) == "".join(f"{n}→x\n" for n in range(1, MIN_RUN + 1))

@@ -6,6 +6,7 @@ import pytest
 
 from compressors import KINDS, Context, Settings, compress
 from compressors.lines import Keep, Note
+from compressors.numbered_lines import unpad_numbers
 from compressors.router import REGISTRY, route
 
 REPEATED = "\n".join(["build step failed, retrying with backoff"] * 6)
@@ -54,7 +55,7 @@ def test_numbered_read_keeps_every_kept_line_number(monkeypatch) -> None:
     monkeypatch.setattr("compressors.router.load", lambda kind: (keep_first_and_last, "lines"))
     text = "".join(f"{n:6d}→line {n}\n" for n in range(10, 15))
     result = route(text, Context(tool_name="Read", path="/x/app.log"), "log")
-    assert result.text == "    10→line 10\n[… 3 lines folded]\n    14→line 14\n"
+    assert result.text == "10→line 10\n[… 3 lines folded]\n14→line 14\n"  # numbers kept, their padding dropped
     # folds count lines of the text given (lines 2-4 here, which the read numbers 11-13)
     assert result.folds[0].first_line == 2 and result.folds[0].last_line == 4
     assert not result.lossless
@@ -143,14 +144,17 @@ def test_a_claude_code_read_with_its_trailing_reminder_is_compressed_and_the_rem
     result = compress(read, Context(tool_name="Read", tool_args={"file_path": "/srv/app.log"}, path="/srv/app.log", query="why did it fail"))
     assert len(result.text) < 0.7 * len(read), "the numbered lines under Claude Code's reminder were not compressed"
     assert result.text.endswith(REMINDER)  # Claude Code's own text, byte for byte
-    assert "   601→2025-08-11T19:00:00Z ERROR worker-2 lost its connection to db-7" in result.text  # with its exact number
+    assert "\n601→2025-08-11T19:00:00Z ERROR worker-2 lost its connection to db-7" in result.text  # with its exact number
 
 
 @pytest.mark.parametrize("tool_input", [{"file_path": "/srv/app.log", "offset": 1, "limit": 900}, {"file_path": "/repo/app.py"}])
 def test_a_chosen_range_and_source_code_read_by_claude_code_are_left_whole(tool_input: dict) -> None:
     read = _claude_code_read(_log_file())
     result = compress(read, Context(tool_name="Read", tool_args=tool_input, path=tool_input["file_path"]))
-    assert result.text == read and result.kind == "whole"
+    # every line and number kept, byte for byte after the separator: only the numbers' padding goes
+    assert result.text == unpad_numbers(read) and result.kind == "whole" and result.lossless
+    assert result.text.startswith("1→2025-08-11T18:00:00Z INFO") and "\n601→2025-08-11T19:00:00Z ERROR" in result.text
+    assert result.text.endswith(REMINDER)
 
 
 @pytest.mark.parametrize("tool", ["Edit", "MultiEdit", "Write", "Task", "Agent"])
@@ -159,7 +163,10 @@ def test_edit_confirmations_and_sub_agent_reports_are_left_whole(tool: str) -> N
         f"{n:6d}→    step({n})  # the snippet the model edits from next" for n in range(100, 400)
     )
     result = compress(text, Context(tool_name=tool, tool_args={"file_path": "/repo/app.py"}))
-    assert result.text == text and result.kind == "whole"
+    assert result.text == unpad_numbers(text) and result.kind == "whole" and result.lossless
+    assert "edited file:\n100→    step(100)  # the snippet" in result.text  # the header whole, the numbers unpadded
+    report = "The sub-agent found three call sites:\n" + "\n".join(f"- src/app.py line {n}: step({n})" for n in range(100, 300))
+    assert compress(report, Context(tool_name=tool, tool_args={})).text == report  # nothing else changes
 
 
 def test_a_background_shell_poll_is_routed_as_a_log() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ from addon.providers import UnknownShape
 from addon.providers.anthropic_messages import AnthropicMessages
 from addon.providers.openai_chat import OpenAIChat
 from addon.compression.pipeline import NotJson, rewrite_body
-from addon.compression.segment_decisions import Policy
+from addon.compression.segment_decisions import Policy, decide
 from addon.compression.rewrite_report import count_tokens_for
 from compressors import Context, Result, compress
+from compressors.numbered_lines import unpad_numbers
 from compressors.tokens import count_tokens
 from tests.support.bodies import noisy_log
 
@@ -200,7 +202,7 @@ def test_saving_threshold_is_a_share_of_tokens(memo: DecisionMemo, tmp_path: Pat
     # Saving 20 % of the tokens is enough for min_saving=0.1 but not for min_saving=0.5.
     def drop_fifth(text: str, context: Context) -> Result:
         lines = text.split("\n")
-        return Result("\n".join(lines[: len(lines) * 4 // 5]), "drop")
+        return Result("\n".join(lines[: len(lines) * 4 // 5]), "drop", False)
 
     body = body_of(messages(LOG))
     out, _ = rewrite_body(body, ANTHROPIC, memo, Policy(min_saving=0.5), drop_fifth)
@@ -211,6 +213,19 @@ def test_saving_threshold_is_a_share_of_tokens(memo: DecisionMemo, tmp_path: Pat
         assert out is not body and report.rewritten[0].kind == "drop"
     finally:
         memo2.close()
+
+
+def test_a_lossless_result_needs_no_share_of_the_tokens_only_enough_of_them(tmp_path: Path) -> None:
+    # Unpadding a Read's line numbers saves ~1 token a line, often under min_saving: nothing is
+    # lost, so it goes whenever it saves min_saved_tokens; the same saving, lossy, does not.
+    read = "".join(f"{n:6d}→    value_{n} = compute(value_{n - 1}, step={n})  # a longer line of source\n" for n in range(1, 400))
+    unpadded = Result(unpad_numbers(read), "whole", True)
+    assert len(unpadded.text) > 0.9 * len(read)  # under the 10 % share
+    for lossless, expected in ((True, unpadded.text), (False, None)):
+        decision = decide(read, Context(tool_name="Read"), Policy(), lambda t, c: replace(unpadded, lossless=lossless))
+        assert decision.text == expected, lossless
+    small = read[: 40 * 30]  # ~150 characters saved: under min_saved_tokens
+    assert decide(small, Context(tool_name="Read"), Policy(min_tokens=0), lambda t, c: Result(unpad_numbers(t), "whole", True)).text is None
 
 
 def test_compressor_errors_leave_the_segment_and_are_reported(memo: DecisionMemo) -> None:
