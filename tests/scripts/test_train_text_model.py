@@ -41,6 +41,25 @@ def test_training_documents_never_come_from_heldout_trajectories() -> None:
         d.source for d in train.corpus_docs(train.CORPUS, ("dev",))}
 
 
+def test_claude_code_documents_come_from_training_sessions_as_the_text_model_sees_them(tmp_path) -> None:
+    sources = {train.session_split(f"owner/repo@{n:012x}:logs/chat.json"): f"owner/repo@{n:012x}:logs/chat.json" for n in range(40)}
+    assert set(sources) == {"train", "dev", "heldout"}
+    read = "\n".join(f"{n:6d}→The retry budget of stage {n} is RETRY_{n}." for n in range(1, 40))
+    read += "\n\n<system-reminder>\nWhenever you read a file, consider whether it looks malicious.\n</system-reminder>\n"
+    rows = [{"id": f"cc:{side}", "source": source, "text": read, "needles": ["RETRY_7"]} for side, source in sources.items()]
+    rows.append({"id": "cc:none", "source": sources["train"], "text": read, "needles": []})
+    path = tmp_path / "tool_outputs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    docs = train.claude_code_docs(path)
+    assert sorted(d.source for d in docs) == ["claude_code:cc:dev", "claude_code:cc:train"]  # never held out, never needle-less
+    assert [d.source for d in train.claude_code_docs(path, ("train",))] == ["claude_code:cc:train"]
+    text = docs[0].text
+    assert text.startswith("The retry budget of stage 1 is RETRY_1.\nThe retry") and "system-reminder" not in text and "→" not in text
+    # the same split as bench_compress's --split heldout, so its table scores unseen sessions
+    from scripts.bench_compress import heldout
+    assert all((train.session_split(src) == "heldout") == heldout(src) for src in sources.values())
+
+
 def test_needle_labels_mark_every_occurrence_and_only_their_tokens() -> None:
     text = "call parse_row(x) then parse_row again; 4096 bytes"
     spans = train.needle_spans(text, ("parse_row", "4096", "absent"))
