@@ -1,8 +1,10 @@
 """Benchmark of the plain-text compressor on the prose-like tool outputs of ../shared/corpus.
 
 Cases: outputs of 1,000+ chars with needles and 30%+ prose lines, from the HELD-OUT trajectories
-only by default (`scripts.train_text_model.split_of`, the split the training script uses), so no
-trajectory the head was trained on is scored. Arms at each keep ratio (50%, 33%): the model
+only by default (`scripts.train_text_model.case_split`, the split the training script uses: by
+trajectory, and by session for the Claude Code corpus, `--corpus
+../shared/corpus/claude_code/tool_outputs.jsonl`), so no trajectory or session the head was
+trained on is scored. Arms at each keep ratio (50%, 33%): the model
 (compressors.text_model), the statistical fallback (compressors.text_fallback), and random word
 dropping to the same ratio (seeded). Needle retention is per needle (`needle in output`); the
 "tokens kept" column is the share of o200k tokens actually kept, fold notes included, so the arms
@@ -36,7 +38,7 @@ from compressors import Context  # noqa: E402
 from compressors import text_fallback as tf  # noqa: E402
 from compressors import text_model as tm  # noqa: E402
 from compressors.tokens import count_tokens  # noqa: E402
-from scripts.train_text_model import CORPUS, prose_share, split_of  # noqa: E402
+from scripts.train_text_model import CORPUS, case_split, model_view, prose_share  # noqa: E402
 
 
 def load_cases(path: Path, min_share: float, split: str = "heldout") -> list[tuple[str, Context, list[str]]]:
@@ -49,15 +51,14 @@ def load_cases(path: Path, min_share: float, split: str = "heldout") -> list[tup
 
 def load_cases_from(records, min_share: float, split: str) -> list[tuple[str, Context, list[str]]]:
     """The bench cases among corpus records (dicts) of one split."""
-    from compressors.router import agent_output
-
     cases = []
     for case in records:
-        if split != "all" and split_of(case["id"]) != split:
+        if split != "all" and case_split(case) != split:
             continue
-        text = agent_output(case["text"])
+        text = model_view(case)
         if len(text) >= 1000 and case["needles"] and prose_share(text) >= min_share:
-            context = Context(tool_name=case["tool"], tool_args={"command": case["command"]}, query=case["query"])
+            args = case["tool_input"] if isinstance(case.get("tool_input"), dict) else {"command": case["command"]}
+            context = Context(tool_name=case["tool"], tool_args=args, query=case["query"])
             cases.append((text, context, case["needles"]))
     return cases
 

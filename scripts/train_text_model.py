@@ -99,6 +99,21 @@ def session_split(source: str) -> str:
     return "dev" if int(digest[8:16], 16) % DEV_EVERY == 0 else "train"
 
 
+def case_split(case: dict) -> str:
+    """The split of a corpus record: by session for a Claude Code case, else by trajectory."""
+    if case.get("agent_format") == "claude_code_session" and case.get("source"):
+        return session_split(case["source"])
+    return split_of(case["id"])
+
+
+def model_view(case: dict) -> str:
+    """A record's output as the text model sees it: agent envelopes and Claude Code's trailing
+    reminder left out, a numbered Read's content without its numbers."""
+    text = agent_output(case["text"])
+    numbered = split_numbered(text)
+    return "\n".join(n.content for n in numbered) if numbered else text
+
+
 def prose_share(text: str) -> float:
     """The share of non-blank lines that are running prose."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
@@ -128,9 +143,7 @@ def claude_code_docs(path: Path, splits: tuple[str, ...] = ("train", "dev"), min
         case = json.loads(line)
         if not case["needles"] or session_split(case["source"]) not in splits:
             continue
-        text = agent_output(case["text"])
-        numbered = split_numbered(text)
-        text = "\n".join(n.content for n in numbered) if numbered else text
+        text = model_view(case)
         if len(text) >= min_chars:
             docs.append(Doc(text, f"claude_code:{case['id']}", tuple(case["needles"])))
     return docs

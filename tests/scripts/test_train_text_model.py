@@ -58,6 +58,10 @@ def test_claude_code_documents_come_from_training_sessions_as_the_text_model_see
     # the same split as bench_compress's --split heldout, so its table scores unseen sessions
     from scripts.bench_compress import heldout
     assert all((train.session_split(src) == "heldout") == heldout(src) for src in sources.values())
+    # bench_text scores a Claude Code record by its session, a main-corpus record by its trajectory
+    record = {"id": "cc:owner/repo:logs/chat.json@ab12cd34:7", "agent_format": "claude_code_session", "source": sources["heldout"]}
+    assert train.case_split(record) == "heldout" and train.case_split({"id": "mini:x__y-1:m3"}) == train.split_of("mini:x__y-1:m3")
+    assert train.model_view(rows[0]) == text
 
 
 def test_needle_labels_mark_every_occurrence_and_only_their_tokens() -> None:
