@@ -3,7 +3,8 @@
 A model reading a big source file mostly needs its shape: imports, type and class headers,
 signatures with their decorators, the first line of each docstring, module-level constants.
 Function bodies are folded into a note each (`[… 23 lines folded: body of parse_args]`), except
-lines that use the request's words or raise/report errors, which stay; the router puts line
+lines that use the request's words, raise/report errors or hold a string literal (a message, an
+endpoint, a config key: what the model quotes or edits from next), which stay; the router puts line
 numbers back on kept lines, so the gaps say exactly which lines a note stands for. A body is
 kept whole when it is short, when its function or class is named in the request, and where the
 parse has errors (fail safe).
@@ -59,15 +60,18 @@ _BARE_QUOTES = re.compile(r"^\s*[rRuUbBfF]{0,2}(\"\"\"|'''|\"|')\s*$")
 # (name field, value field) pairs that bind an anonymous function to a name.
 _BINDINGS = (("name", "value"), ("key", "value"), ("property", "value"), ("left", "right"))
 _NAME_SPLIT = re.compile(r"[./:#\-]+")
+# A quoted string of 3+ characters on one line. On Claude Code's sessions (training split) these
+# lines held 12 of the 15 needles that whole-file source Reads lost when their bodies folded.
+_STRING_LITERAL = re.compile(r"""(["'`])(?:(?!\1).){3,}\1""")
 _IDENTIFIER_TYPES = ("identifier", "simple_identifier", "field_identifier", "property_identifier", "name", "constant")
 
 
 def select_code(
-    lines: list[str], context: Context, *, min_lines: int | None = None, short_body: int | None = None
+    lines: list[str], context: Context, *, min_lines: int | None = None, short_body: int | None = None, keep_literals: bool = True
 ) -> Selection:
     """Keep a source file's outline and fold long function bodies not named in the query;
     a file under `min_lines` lines (default MIN_LINES), or one in no language we parse, is
-    kept whole."""
+    kept whole. `keep_literals`: body lines holding a string literal stay."""
     if not lines:
         return []
     whole: Selection = [Keep(0, len(lines))]
@@ -83,7 +87,7 @@ def select_code(
     tree = parser_for(language).parse(source)
     short = SHORT_BODY if short_body is None else short_body
     names = _name_terms(query_terms(context.query))
-    outline = _Outline(code, source, LANGUAGES[language], names, short, barriers)
+    outline = _Outline(code, source, LANGUAGES[language], names, short, barriers, keep_literals)
     outline.visit(tree.root_node)
     if not outline.folds:
         return whole
@@ -160,6 +164,7 @@ class _Outline:
     names: frozenset[str]  # the request's words and their parts: definitions and lines using them stay
     short_body: int
     barriers: frozenset[int]  # rows no fold may cross
+    keep_literals: bool = True  # body lines holding a string literal stay
     folds: list[_Fold] = field(default_factory=list)
 
     def visit(self, root: Node) -> None:
@@ -203,7 +208,7 @@ class _Outline:
 
     def keeps_line(self, line: str) -> bool:
         """Whether a line inside a folded body stays."""
-        return mentions(line, self.names) or is_error_line(line)
+        return mentions(line, self.names) or is_error_line(line) or (self.keep_literals and _STRING_LITERAL.search(line) is not None)
 
     def body_rows(self, node: Node, body: Node) -> tuple[int, int]:
         """The rows a fold of `body` covers: inside the braces, or the indented block after

@@ -147,14 +147,28 @@ def test_a_claude_code_read_with_its_trailing_reminder_is_compressed_and_the_rem
     assert "\n601→2025-08-11T19:00:00Z ERROR worker-2 lost its connection to db-7" in result.text  # with its exact number
 
 
-@pytest.mark.parametrize("tool_input", [{"file_path": "/srv/app.log", "offset": 1, "limit": 900}, {"file_path": "/repo/app.py"}])
-def test_a_chosen_range_and_source_code_read_by_claude_code_are_left_whole(tool_input: dict) -> None:
+@pytest.mark.parametrize("tool_input", [{"file_path": "/srv/app.log", "offset": 1, "limit": 900}, {"file_path": "/repo/app.py", "limit": 2000}])
+def test_a_range_chosen_by_claude_code_is_left_whole(tool_input: dict) -> None:
     read = _claude_code_read(_log_file())
     result = compress(read, Context(tool_name="Read", tool_args=tool_input, path=tool_input["file_path"]))
     # every line and number kept, byte for byte after the separator: only the numbers' padding goes
     assert result.text == unpad_numbers(read) and result.kind == "whole" and result.lossless
     assert result.text.startswith("1→2025-08-11T18:00:00Z INFO") and "\n601→2025-08-11T19:00:00Z ERROR" in result.text
     assert result.text.endswith(REMINDER)
+
+
+def test_a_whole_source_file_read_by_claude_code_is_outlined_with_its_numbers_literals_and_reminder() -> None:
+    source = ["import logging", "", "log = logging.getLogger(__name__)", ""]
+    for n in range(30):
+        source += [f"def step_{n}(batch):", "    total = 0", "    for item in batch:", "        total += item.size",
+                   f"    if total > {1000 + n}:", f'        log.warning("batch too large for step {n}: %d", total)',
+                   "    total = total * 2", "    return total", ""]
+    read = _claude_code_read("\n".join(source))
+    result = compress(read, Context(tool_name="Read", tool_args={"file_path": "/repo/steps.py"}, path="/repo/steps.py"))
+    assert result.kind == "code" and not result.lossless and len(result.text) < 0.8 * len(read)
+    assert "\n5→def step_0(batch):\n" in result.text and "lines folded: body of step_29" in result.text
+    assert '\n10→        log.warning("batch too large for step 0: %d", total)' in result.text  # a literal stays
+    assert "total += item.size" not in result.text and result.text.endswith(REMINDER)
 
 
 @pytest.mark.parametrize("tool", ["Edit", "MultiEdit", "Write", "Task", "Agent"])
