@@ -51,10 +51,14 @@ _HTML_TAG = re.compile(
 _TEST_RE = re.compile(
     r"(^=+ (FAILURES|ERRORS|short test summary info|\d+ (passed|failed)).*=+$|^collected \d+ items?|"
     r"^Ran \d+ tests? in |^(FAILED|PASSED|ERROR) \S+::|^--- (FAIL|PASS): |^test result: (ok|FAILED)\.|"
-    r"^Tests?:\s+\d+ (passed|failed)|^Tests run: \d+, Failures: )",
+    r"^Tests?:\s+\d+ (passed|failed)|^Tests run: \d+, Failures: |"
+    r"^ *Test Files {2,}\d+ (passed|failed))",  # vitest's summary
     re.MULTILINE,
 )
 _GREP_LINE = re.compile(r"^[^\s:]+:\d+[:-]")
+# One test's result in jest/vitest verbose output (` ✓ src/a.test.ts > suite > case 2ms`,
+# `  ✓ adds items (3 ms)`): a test file or a duration, so a checklist (`✓ build`) is not one.
+_TEST_RESULT_LINE = re.compile(r"^\s*[✓√✔×✗✕] (\S+\.(test|spec)\.[cm]?[jt]sx?\b|.*[ (]\d+ ?ms\)?$)")
 _LOG_LINE = re.compile(
     r"(^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|^\[?\d{2}:\d{2}:\d{2}|\b(DEBUG|INFO|WARN|WARNING|ERROR|FATAL|TRACE)\b)"
 )
@@ -154,6 +158,8 @@ def kind_from_content(text: str) -> str:
     lines = [line for line in text[:20000].split("\n") if line.strip()]
     if not lines:
         return "text"
+    if sum(bool(_TEST_RESULT_LINE.match(line)) for line in lines) >= 0.3 * len(lines):
+        return "test"  # verbose results cut before their summary (Claude Code keeps 30,000 chars)
     if sum(bool(_GREP_LINE.match(line)) for line in lines) >= 0.6 * len(lines):
         return "search"
     if sum(bool(_LOG_LINE.search(line)) for line in lines) >= 0.3 * len(lines) or "Traceback (most recent call last)" in text:

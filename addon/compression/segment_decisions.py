@@ -164,7 +164,7 @@ def whole_reason(segment: Segment, decision: Decision | None, replayed: bool) ->
 # Kinds that say why on their own (compressors/router.py, addon/compression/compress_budget.py).
 _WHOLE_BY_KIND = {
     "excluded": "its tool is excluded (headroom_exclude_tools)",
-    "whole": "left whole by rule (a tool the model needs whole, a range it chose, a source file it reads)",
+    "whole": "left whole by rule (a tool the model needs whole, or a range it chose)",
     "over_budget": "compression ran over the time budget",
 }
 

@@ -126,3 +126,21 @@ def test_a_log_that_contains_some_html_is_not_a_page() -> None:
 @pytest.mark.parametrize("command", ["pip install -e .", "python -m pip install requests", "npm ci", "apt-get install -y redis", "yarn add left-pad"])
 def test_install_logs_go_to_the_build_compressor(command: str) -> None:
     assert kind_from_tool(bash(command)) == "build"
+
+
+VITEST_LINES = [f" ✓ test/utils/validator.test.ts > Validator > case {n} should convert values {n % 3}ms" for n in range(40)]
+
+
+def test_vitest_output_is_test_output_with_or_without_its_summary() -> None:
+    summary = "\n Test Files  12 passed (12)\n      Tests  340 passed (340)\n   Duration  4.21s"
+    chatter = "\n".join(f"stdout | src/sync.ts > syncing batch {n}" for n in range(20))
+    assert kind_from_content("> vitest run\n" + chatter + summary) == "test"  # the summary alone says so
+    # Claude Code cuts Bash output at 30,000 characters: a verbose run often ends before its summary
+    truncated = "[main 4094b1d] Docs: fix\n 1 file changed\n\n> npm run check\n" + "\n".join(VITEST_LINES) + "\n\n... [718 lines truncated] ..."
+    assert kind_from_content(truncated) == "test"
+    assert choose_kind(truncated, Context(tool_name="Bash", tool_args={"command": "git commit -m 'Docs: fix'"})) == "test"
+
+
+def test_a_checklist_of_ticks_is_not_test_output() -> None:
+    checks = "\n".join(f"✓ {name}\tpass\t{n}m{n}s\thttps://github.com/o/r/actions/runs/{n}" for n, name in enumerate(["build", "lint", "e2e", "docs"] * 5))
+    assert kind_from_content(checks) != "test"
