@@ -21,7 +21,8 @@ _FILE_KINDS = {".json": "json", ".html": "html", ".htm": "html", ".log": "log", 
 _TEST_COMMANDS = re.compile(
     r"(^|[\s/;&|(])(pytest|py\.test|tox|nox|jest|vitest|mocha|ava|phpunit|rspec|minitest|ctest|"
     r"runtests\.py|manage\.py test|bin/test|-m pytest|-m unittest|go test|cargo test|cargo nextest|mvn( \S+)* test|"
-    r"gradlew?( \S+)* test|npm( run)? test|yarn test|pnpm test|bun test|dotnet test|mix test)\b"
+    r"gradlew?( \S+)* test|npm( run)? test|yarn test|pnpm test|bun test|dotnet test|mix test|"
+    r"(make|just|task) test[\w:-]*)\b"
 )
 _VCS_COMMANDS = re.compile(r"(^|[\s;&|(])git\s+(-[Cc]\s+\S+\s+|-\S+\s+)*(diff|show|log|status|blame|stash show|format-patch)\b")
 _SEARCH_COMMANDS = re.compile(r"(^|[\s;&|(])(grep|egrep|fgrep|rg|ag|ack|git grep|find|fd|ls|tree|locate)\b")

@@ -31,6 +31,9 @@ def bash(command: str) -> Context:
         (bash("git -C repo log --oneline -20"), "diff"),
         (bash("rg -n 'def urlize' django/"), "search"),
         (bash("find . -name '*.py' | head -50"), "search"),
+        (bash("make test-unit"), "test"),  # a test target runs tests, not a build
+        (bash("cd api && just test"), "test"),
+        (bash("make lint"), "build"),
         (bash("npx tsc --noEmit"), "build"),
         (bash("ruff check ."), "build"),
         (bash("nl -ba django/utils/html.py | sed -n '280,320p'"), "code"),
