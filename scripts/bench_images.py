@@ -27,8 +27,7 @@ from rich.table import Table  # noqa: E402
 
 from addon.media.image_decisions import ImageFigures, ImageSettings, plan_images  # noqa: E402
 from addon.media.image_reduction import probe  # noqa: E402
-from addon.media.image_tokens import image_tokens  # noqa: E402
-from addon.providers import provider_named  # noqa: E402
+from addon.providers import Provider, provider_named  # noqa: E402
 from addon.retrieval.original_store import open_store  # noqa: E402
 from addon.retrieval.retrieval_path import RetrievalPath  # noqa: E402
 from tests.support.images import b64, encoded, photo, text_screenshot, ui_screenshot  # noqa: E402
@@ -67,7 +66,7 @@ class FreshMemo:
         return None
 
 
-def run(provider: str, document: dict, retrieval: RetrievalPath, runs: int) -> tuple[ImageFigures, list[float]]:
+def run(provider: Provider, document: dict, retrieval: RetrievalPath, runs: int) -> tuple[ImageFigures, list[float]]:
     times, figures = [], ImageFigures()
     for _ in range(runs):
         started = time.perf_counter()
@@ -86,12 +85,12 @@ def main() -> None:
         table.add_column(column, justify="left" if column in ("provider", "image", "sent as") else "right")
     with tempfile.TemporaryDirectory() as home:
         originals = open_store(Path(home), None)
-        for provider in args.providers.split(","):
-            retrieval = RetrievalPath(originals, "bench", provider_named(provider))
+        for provider in map(provider_named, args.providers.split(",")):
+            retrieval = RetrievalPath(originals, "bench", provider)
             for name, media_type, data in images():
-                figures, times = run(provider, body(provider, media_type, data), retrieval, args.runs)
+                figures, times = run(provider, body(provider.name, media_type, data), retrieval, args.runs)
                 size = probe(base64.b64decode(data)).size  # type: ignore[union-attr]
-                table.add_row(provider, name, *_row(figures, len(data) * 3 // 4, image_tokens(provider, size), times))
+                table.add_row(provider.name, name, *_row(figures, len(data) * 3 // 4, provider.media.tokens(size), times))
         originals.close()
     Console(width=170).print(table)
 

@@ -65,7 +65,7 @@ def run(document: dict, retrieval: RetrievalPath, runs: int, fps: float) -> tupl
     times, figures = [], ImageFigures()
     for _ in range(runs):
         started = time.perf_counter()
-        figures = plan_images("gemini", document, FreshMemo(), ImageSettings(video_fps=fps), retrieval, True).figures  # type: ignore[arg-type]
+        figures = plan_images(provider_named("gemini"), document, FreshMemo(), ImageSettings(video_fps=fps), retrieval, True).figures  # type: ignore[arg-type]
         times.append((time.perf_counter() - started) * 1000)
     return figures, times
 

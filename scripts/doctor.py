@@ -44,7 +44,7 @@ def check_home(home: Path) -> Check:
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
-        return Check("home", False, f"{home} is not writable ({e.strerror})", f"fix its permissions or set HEADROOM_HOME to a writable directory")
+        return Check("home", False, f"{home} is not writable ({e.strerror})", "fix its permissions or set HEADROOM_HOME to a writable directory")
     return Check("home", True, str(home))
 
 

@@ -131,7 +131,7 @@ def reduce_images(w: Rewrite) -> None:
     if w.images is None or not w.images.enabled:
         return
     lossy_ok = w.retrieval is not None and not w.report.lossless_to_keep_cache
-    planned = plan_images(w.provider.name, w.document, w.memo, w.images, w.retrieval, lossy_ok)
+    planned = plan_images(w.provider, w.document, w.memo, w.images, w.retrieval, lossy_ok)
     w.edits += planned.edits
     w.decisions += planned.decisions
     w.image_figures = figures = planned.figures

@@ -15,34 +15,31 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from addon.compression.decision_memo import Decision, DecisionMemo, content_key
-from addon.media.image_blocks import MediaBlock, media_blocks
+from addon.media.image_blocks import MediaBlock
 from addon.media.image_reduction import Reduced, probe, reduce_image
-from addon.media.image_tokens import Size, image_tokens, kept, scaled
+from addon.media.image_tokens import Size, scaled
 from addon.media.video_decisions import DEFAULT_VIDEO_FPS, VIDEO, VideoForm, video_edits, video_form
 from addon.media.video_decisions import memo_key as video_memo_key
 from addon.media.video_frames import NotAVideo, OverBudget, sample_frames
+from addon.providers import PROVIDERS
 from addon.retrieval.retrieval_path import RetrievalPath
 from addon.retrieval.retrieve_tool import marker_ids
 from addon.wire.json_splice import Append, Edit, Replacement
 
+if TYPE_CHECKING:
+    from addon.providers import Provider
+
 IMAGE = "image"  # the decision kind, and the kind of a stored original image or video (answered as media)
-# Default long edges, per provider: what the model still reads well, never more than the
-# provider keeps anyway (image_tokens.kept). Anthropic keeps ≤1568 px and ~1.15 MP, and its
-# computer-use guide scales screenshots to XGA/WXGA (≤1280 px wide): the width 1x desktop UI
-# text is drawn at, so it stays legible; its tool results can return the original. Gemini
-# bills every 768-px tile (258 tokens) and its retrieve answer carries the original back as an
-# inlineData part beside the functionResponse (addon/providers/gemini/function_responses.py):
-# 1536 px is two tiles' width, the WXGA-class size where 1x UI text stays legible (3000×2000
-# goes from 12 tiles to 4). OpenAI Chat/Responses tool outputs cannot carry the original back,
-# so its images go no smaller than OpenAI keeps (fit 2048, then a 768-px short side): its
-# default only bounds that.
-DEFAULT_MAX_EDGE: Mapping[str, int] = {"anthropic": 1280, "openai_chat": 2048, "openai_responses": 2048, "gemini": 1536}
-RETURNS_IMAGES = frozenset({"anthropic", "gemini"})  # providers whose retrieve answers carry images back
+# Default long edges, by provider name (the `headroom_image_max_edge` option's keys): what the
+# model still reads well, never more than the provider keeps anyway (its media's `kept`). Each
+# provider's media module says why its number (addon/providers/<provider>/media.py); one whose
+# tool results cannot carry the original back goes no smaller than it keeps.
+DEFAULT_MAX_EDGE: Mapping[str, int] = {p.name: p.media.default_max_edge for p in PROVIDERS if p.media.default_max_edge}
 MIN_SAVED_TOKENS = 50  # a lossy reduction must save at least this many tokens ...
 MIN_BYTES_SAVING = 0.10  # ... a lossless one (the provider's own size) this share of the bytes
-NAMES = {"anthropic": "Claude", "openai_chat": "OpenAI", "openai_responses": "OpenAI", "gemini": "Gemini"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ def memo_key(provider: str, data: str) -> str:
 
 
 def plan_images(
-    provider: str, document: dict, memo: DecisionMemo, settings: ImageSettings, retrieval: RetrievalPath | None, lossy_ok: bool
+    provider: Provider, document: dict, memo: DecisionMemo, settings: ImageSettings, retrieval: RetrievalPath | None, lossy_ok: bool
 ) -> ImagePlan:
     """Decide every image of a body: the edits to make and the new decisions to remember.
     `lossy_ok`: this request may carry the retrieve tool, so an image may go below what the
@@ -123,13 +120,13 @@ def plan_images(
     out = ImagePlan()
     seen_whole: set[str] = set()  # images the provider saw whole: a fresh copy goes whole too
     made: dict[str, Decision] = {}  # decided on this request (the memo hears of them later)
-    for block in media_blocks(provider, document):
-        video = provider == "gemini" and block.media_type.startswith("video/")
+    for block in provider.media.blocks(document):
+        video = provider.media.takes_video and block.media_type.startswith("video/")
         if not video and not block.media_type.startswith("image/"):
             continue
         out.figures.videos += video
         out.figures.images += not video
-        key = video_memo_key(provider, block.data) if video else memo_key(provider, block.data)
+        key = video_memo_key(provider.name, block.data) if video else memo_key(provider.name, block.data)
         decision = made[key] if key in made else memo.get(key)
         replayed = decision is not None and key not in made
         if decision is None:
@@ -150,7 +147,7 @@ def plan_images(
     return out
 
 
-def _decide(provider: str, block: MediaBlock, settings: ImageSettings, retrieval: RetrievalPath | None, lossy_ok: bool, out: ImagePlan) -> Decision:
+def _decide(provider: Provider, block: MediaBlock, settings: ImageSettings, retrieval: RetrievalPath | None, lossy_ok: bool, out: ImagePlan) -> Decision:
     """A fresh image's decision (fails open: an image that cannot be read goes whole)."""
     try:
         raw = base64.b64decode(block.data, validate=True)
@@ -160,10 +157,10 @@ def _decide(provider: str, block: MediaBlock, settings: ImageSettings, retrieval
     found = probe(raw)
     if found is None or found.animated:
         return Decision(IMAGE, None, None, None)
-    size, detail = found.size, block.detail
-    provider_size = kept(provider, size, detail)
-    returns = lossy_ok and retrieval is not None and provider in RETURNS_IMAGES
-    edge = settings.max_edge.get(provider, DEFAULT_MAX_EDGE.get(provider, max(size)))
+    media, size, detail = provider.media, found.size, block.detail
+    provider_size = media.kept(size, detail)
+    returns = lossy_ok and retrieval is not None and media.returns_media
+    edge = settings.max_edge.get(provider.name, media.default_max_edge or max(size))
     user_size = scaled(size, edge / max(size))
     target = user_size if returns and user_size[0] < provider_size[0] else provider_size
     if target == size:
@@ -173,24 +170,24 @@ def _decide(provider: str, block: MediaBlock, settings: ImageSettings, retrieval
     except Exception as e:  # noqa: BLE001 - Pillow raises many kinds: fail open
         out.figures.errors.append(f"image: {type(e).__name__}: {e}")
         return Decision(IMAGE, None, None, None)
-    before, after = image_tokens(provider, size, detail), image_tokens(provider, reduced.size, detail)
+    before, after = media.tokens(size, detail), media.tokens(reduced.size, detail)
     lossy = target != provider_size
     if lossy and before - after < MIN_SAVED_TOKENS:
         lossy, target = False, provider_size  # not worth a marker: what the provider keeps
         if target == size:
             return Decision(IMAGE, None, None, None)
         reduced = reduce_image(raw, target)
-        after = image_tokens(provider, reduced.size, detail)
+        after = media.tokens(reduced.size, detail)
     if not lossy and len(reduced.data) > (1 - MIN_BYTES_SAVING) * len(raw):
         return Decision(IMAGE, None, None, None)
-    note = _note(size, reduced, block, retrieval, out) if lossy else _kept_note(provider, size, reduced)
+    note = _note(size, reduced, block, retrieval, out) if lossy else _kept_note(media.display_name, size, reduced)
     if note is None:  # the store is down: the original cannot be kept, so no lower than the provider keeps
         return _decide(provider, block, settings, None, False, out)
     data = base64.b64encode(reduced.data).decode("ascii")
     return Decision(IMAGE, Forwarded(data, reduced.media_type, note, size, reduced.size, before, after).encoded(), before, after)
 
 
-def _decide_video(provider: str, block: MediaBlock, settings: ImageSettings, retrieval: RetrievalPath | None, lossy_ok: bool, out: ImagePlan) -> Decision:
+def _decide_video(provider: Provider, block: MediaBlock, settings: ImageSettings, retrieval: RetrievalPath | None, lossy_ok: bool, out: ImagePlan) -> Decision:
     """A fresh Gemini video's decision: its frames, only where this request can carry the
     retrieve tool (the original stored); else, or if it does not decode, the video whole."""
     whole = Decision(VIDEO, None, None, None)
@@ -208,13 +205,13 @@ def _decide_video(provider: str, block: MediaBlock, settings: ImageSettings, ret
         return whole
     if not sampled.frames:
         return whole
-    unstored = video_form(sampled, block.media_type, settings.video_fps, "0" * 24)  # ids are 24 characters
+    unstored = video_form(sampled, provider.media, block.media_type, settings.video_fps, "0" * 24)  # ids are 24 characters
     if unstored.tokens_before - unstored.tokens_after < MIN_SAVED_TOKENS:
         return whole
     original_id = _store_original(block, retrieval, out)
     if original_id is None:
         return whole
-    form = video_form(sampled, block.media_type, settings.video_fps, original_id)
+    form = video_form(sampled, provider.media, block.media_type, settings.video_fps, original_id)
     return Decision(VIDEO, form.encoded(), form.tokens_before, form.tokens_after)
 
 
@@ -240,9 +237,9 @@ def _note(size: Size, reduced: Reduced, block: MediaBlock, retrieval: RetrievalP
     return f"[… image folded: sent at {_dims(reduced.size)} px, the original is {_dims(size)} px · retrieve id={original_id}]"
 
 
-def _kept_note(provider: str, size: Size, reduced: Reduced) -> str:
+def _kept_note(reader: str, size: Size, reduced: Reduced) -> str:
     """Beside an image sent at the size the provider keeps: nothing lost, and no way back needed."""
-    return f"[image sent at {_dims(reduced.size)} px, the size {NAMES.get(provider, provider)} reads it at (the original is {_dims(size)} px)]"
+    return f"[image sent at {_dims(reduced.size)} px, the size {reader} reads it at (the original is {_dims(size)} px)]"
 
 
 def _keep_marker_alive(form: Forwarded | VideoForm, retrieval: RetrievalPath | None, out: ImagePlan) -> bool:

@@ -1,5 +1,6 @@
 """What an image costs each provider, by its documented formula, after its own resize (and what
-a Gemini video costs, by frames and audio seconds).
+a Gemini video costs, by frames and audio seconds). Plain formulas: each provider's media
+(addon/providers/<provider>/media.py) picks its own.
 
 A provider never sees more pixels than it keeps: an image larger than that costs the same as
 the kept size, and shrinking it down to that size is lossless from the model's view.
@@ -50,26 +51,23 @@ def openai_kept(size: Size, detail: str = "high") -> Size:
     return scaled(fitted, OPENAI_SHORT_SIDE / min(fitted))
 
 
-def kept(provider: str, size: Size, detail: str = "high") -> Size:
-    """The pixels `provider` keeps of an image of `size` (Gemini tiles it whole)."""
-    if provider == "anthropic":
-        return anthropic_kept(size)
-    if provider in ("openai_chat", "openai_responses"):
-        return openai_kept(size, detail)
-    return size
+def anthropic_tokens(size: Size) -> int:
+    """Input tokens an image of `size` costs Anthropic: its kept pixels, 750 a token."""
+    w, h = anthropic_kept(size)
+    return math.ceil(w * h / ANTHROPIC_PIXELS_PER_TOKEN)
 
 
-def image_tokens(provider: str, size: Size, detail: str = "high") -> int:
-    """Input tokens an image of `size` costs `provider`."""
-    if provider == "anthropic":
-        w, h = anthropic_kept(size)
-        return math.ceil(w * h / ANTHROPIC_PIXELS_PER_TOKEN)
-    if provider in ("openai_chat", "openai_responses"):
-        if detail == "low":
-            return OPENAI_BASE
-        w, h = openai_kept(size)
-        return OPENAI_BASE + OPENAI_PER_TILE * math.ceil(w / OPENAI_TILE) * math.ceil(h / OPENAI_TILE)
-    w, h = size  # gemini
+def openai_tokens(size: Size, detail: str = "high") -> int:
+    """Input tokens an image of `size` costs OpenAI: a base, and each 512-px tile of its kept size."""
+    if detail == "low":
+        return OPENAI_BASE
+    w, h = openai_kept(size)
+    return OPENAI_BASE + OPENAI_PER_TILE * math.ceil(w / OPENAI_TILE) * math.ceil(h / OPENAI_TILE)
+
+
+def gemini_tokens(size: Size) -> int:
+    """Input tokens an image of `size` costs Gemini: each 768-px tile of it whole (one for a small one)."""
+    w, h = size
     if w <= GEMINI_SMALL and h <= GEMINI_SMALL:
         return GEMINI_PER_TILE
     return GEMINI_PER_TILE * math.ceil(w / GEMINI_TILE) * math.ceil(h / GEMINI_TILE)

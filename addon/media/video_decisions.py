@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from addon.compression.decision_memo import content_key
 from addon.media.image_blocks import MediaBlock
-from addon.media.image_tokens import gemini_video_tokens, image_tokens
+from addon.media.provider_media import ProviderMedia
 from addon.media.video_frames import Sampled
 from addon.wire.json_splice import Edit, ReplaceElement
 
@@ -65,8 +65,9 @@ def timestamp(seconds: float) -> str:
     return f"{hours}:{clock}" if hours else clock
 
 
-def video_form(sampled: Sampled, media_type: str, fps: float, original_id: str) -> VideoForm:
-    """The frames and note for a sampled video whose original is stored under `original_id`."""
+def video_form(sampled: Sampled, media: ProviderMedia, media_type: str, fps: float, original_id: str) -> VideoForm:
+    """The frames and note for a sampled video whose original is stored under `original_id`,
+    its tokens by `media`'s formulas (Gemini's: the only API here that takes video)."""
     frames = tuple((f.seconds, base64.b64encode(f.jpeg).decode("ascii"), *f.size) for f in sampled.frames)
     audio = "; its audio track is not sent" if sampled.has_audio else ""
     note = (
@@ -74,8 +75,8 @@ def video_form(sampled: Sampled, media_type: str, fps: float, original_id: str) 
         f"{1 / fps:g} s with near-duplicates dropped{audio} · retrieve id={original_id}]"
     )
     texts = len(note) + sum(len(_label(s)) for s, *_ in frames)
-    after = sum(image_tokens("gemini", (w, h)) for *_, w, h in frames) + math.ceil(texts / CHARS_PER_TOKEN)
-    return VideoForm(frames, note, gemini_video_tokens(sampled.duration, sampled.has_audio), after)
+    after = sum(media.tokens((w, h)) for *_, w, h in frames) + math.ceil(texts / CHARS_PER_TOKEN)
+    return VideoForm(frames, note, media.video_tokens(sampled.duration, sampled.has_audio), after)
 
 
 def video_edits(block: MediaBlock, form: VideoForm) -> list[Edit]:

@@ -5,8 +5,8 @@ order the provider reads them): its position, role and type; its source (the too
 produced a tool output, named by tools/tool_sources.py); whether the provider has seen it yet
 (`new`: after the model's last turn); its tokens as the client sent it and as forwarded; what
 compression made of it and why; the retrieve ids it carries. Images count by the provider's
-formula (addon/media/image_tokens.py), read from their headers. No content is kept: a digest of
-its text tells repeats apart (the same file read three times).
+formula (its `media`, addon/media/provider_media.py), read from their headers. No content is
+kept: a digest of its text tells repeats apart (the same file read three times).
 
 Built off the critical path, on the counting thread, once exact counts are in (see
 addon/compression/rewrite_report.py). A conversation re-sends its history on every turn, so the
@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from addon.media.image_blocks import split_data_url
 from addon.media.image_reduction import probe
-from addon.media.image_tokens import image_tokens
 from addon.provenance.tool_sources import source_of
 from addon.provenance.unit_facts import UnitFacts, describe
 from addon.wire.json_splice import value_at
@@ -32,6 +31,7 @@ from compressors.tokens import count_tokens
 
 if TYPE_CHECKING:
     from addon.compression.rewrite_report import RewriteReport, SegmentOutcome
+    from addon.media.provider_media import ProviderMedia
     from addon.providers import Provider
 
 CACHE_UNITS = 50_000  # unit facts remembered across requests (a long session re-sends thousands)
@@ -90,7 +90,7 @@ class Composer:
         root = provider.prompt_root(document)
         base = value_at(document, root) if root else document
         units = provider.prompt_units(document)
-        known = [self._facts(u.digest, u.path, base, provider.name) for u in units]
+        known = [self._facts(u.digest, u.path, base, provider.media) for u in units]
         last_model_turn = max((i for i, k in enumerate(known) if k.facts.role == "assistant"), default=-1)
         outcomes = _by_unit([root + u.path for u in units], report.outcomes)
         shrunk = _by_unit([root + u.path for u in units], report.rewritten)
@@ -111,7 +111,7 @@ class Composer:
             ))  # fmt: skip
         return records
 
-    def _facts(self, digest: str, path: tuple, base: Any, provider: str) -> _Known:
+    def _facts(self, digest: str, path: tuple, base: Any, media: ProviderMedia) -> _Known:
         with self._lock:
             if (hit := self._known.get(digest)) is not None:
                 self._known.move_to_end(digest)
@@ -120,7 +120,7 @@ class Composer:
         role = message.get("role") if isinstance(message, dict) and isinstance(message.get("role"), str) else None
         value = value_at(base, path)
         facts = describe(str(path[0]), value, role)
-        tokens = count_tokens(facts.text) + sum(image_tokens(provider, size) for size in image_sizes(value))
+        tokens = count_tokens(facts.text) + sum(media.tokens(size) for size in image_sizes(value))
         known = _Known(facts, tokens, hashlib.sha256(facts.text.encode("utf-8", "surrogatepass")).hexdigest()[:16])
         with self._lock:
             self._known[digest] = known

@@ -8,6 +8,7 @@ from types import ModuleType
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from addon.media.provider_media import ProviderMedia
 from addon.wire.json_splice import Path, value_at
 
 if TYPE_CHECKING:  # the concern packages own these types; providers fill them in
@@ -68,6 +69,7 @@ class Provider:
     splices_streams = False  # the proxy can answer retrieve calls inside streamed responses (`splicer`)
     answerable_rounds = False  # the proxy can answer retrieve calls in non-streamed responses
     chains_requests = False  # a request may continue a stored response (`previous_response_id`) and omit its calls
+    media: ProviderMedia = ProviderMedia()  # its images and videos: where they are, their price, retrieve answers
 
     # ---- requests -----------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ import logging
 from mitmproxy import http
 
 from addon.flow_state import FlowState
-from addon.media.image_answers import image_answer
 from addon.media.image_decisions import IMAGE
-from addon.providers import provider_named
+from addon.media.provider_media import ProviderMedia
+from addon.providers import Provider, provider_named
 from addon.proxy.upstream_client import FOLLOW_UP_HEADER, UpstreamClient, upstream_url
 from addon.retrieval.original_store import Originals
 from addon.retrieval.retrieval_rounds import MAX_ROUNDS
@@ -28,10 +28,10 @@ log = logging.getLogger(__name__)
 LIMIT_NOTE = "(Headroom: the retrieval limit for this turn was reached.)"
 
 
-def retrieve(services: Services, marker_id: str, query: str | None, owner: str, lines: str | None = None, provider: str = "") -> str | list:
+def retrieve(services: Services, marker_id: str, query: str | None, owner: str, lines: str | None = None, provider: Provider | None = None) -> str | list:
     """The tool result for one retrieve call (counted per outcome): a fold's id answers with
     the lines it folded, `lines` with another range of the original; an image's id with the
-    original image, where `provider`'s tool results can carry one (addon/media/image_answers.py)."""
+    original image, where `provider`'s tool results can carry one (its `media.answer`)."""
     originals: Originals | None = services.originals
     original_id, fold_range = parse_fold_id(marker_id)
     try:
@@ -47,7 +47,8 @@ def retrieve(services: Services, marker_id: str, query: str | None, owner: str, 
         observe(original_id, fetched.status)
     text = fetched.original.text if fetched.original else None
     if fetched.original is not None and fetched.original.kind == IMAGE:
-        return image_answer(provider, fetched.original.text)
+        media = provider.media if provider is not None else ProviderMedia()
+        return media.original_answer(fetched.original.text)
     return answer(text, query, fetched.status, parse_lines(lines) or fold_range, original_id)
 
 
@@ -86,7 +87,7 @@ class AnswerRetrieval:
                 calls = provider.retrieve_calls(rounds[-1], tool)
                 if not calls:
                     break
-                answers = {call.call_id: retrieve(self.services, call.original_id, call.query, owner, call.lines, provider.name) for call in calls}
+                answers = {call.call_id: retrieve(self.services, call.original_id, call.query, owner, call.lines, provider) for call in calls}
                 body = provider.follow_up_body(body, rounds[-1], tool, answers)
                 rounds.append(await self._send(flow, body))
         except Exception as e:  # fail open: the client still gets an answer it can use

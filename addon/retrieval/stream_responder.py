@@ -133,7 +133,7 @@ class StreamResponder:
             result = splicer.finish_round()
             if not result.needs_followup or round_number == MAX_ROUNDS:
                 break
-            answers = {call.call_id: retrieve(self.services, call.ref_id or "", call.query, job.owner, call.lines, job.provider.name) for call in result.retrieve_calls}
+            answers = {call.call_id: retrieve(self.services, call.ref_id or "", call.query, job.owner, call.lines, job.provider) for call in result.retrieve_calls}
             body = splicer.follow_up_body(body, result, answers)
         await _send(writer, splicer.final_events())
         writer.write(b"0\r\n\r\n")

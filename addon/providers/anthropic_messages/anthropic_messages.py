@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from addon.providers.anthropic_messages import cache_breakpoints, prompt_shape, request_parser, retrieval_rounds
+from addon.providers.anthropic_messages.media import AnthropicMedia
 from addon.providers.anthropic_messages.stream_splicer import AnthropicSplicer
 from addon.providers.anthropic_messages.usage_format import AnthropicStreamUsage, usage_of
 from addon.providers.provider import Provider
@@ -16,6 +17,7 @@ class AnthropicMessages(Provider):
     has_breakpoints = True
     answerable_rounds = True
     splices_streams = True
+    media = AnthropicMedia()
 
     def matches(self, path: str) -> bool:
         return path.rstrip("/").endswith("/v1/messages")

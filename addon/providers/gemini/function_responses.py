@@ -1,6 +1,6 @@
 """The user turn that answers the model's retrieve calls, in Gemini's parts.
 
-An answer is text, or (an original image or video, addon/media/image_answers.py) a list of
+An answer is text, or (an original image or video, GeminiMedia.answer in media.py) a list of
 Gemini parts: its text goes in the `functionResponse`, its media as `inlineData` parts of the
 same user turn, after every `functionResponse` (each call keeps its response, in order). Parts
 beside a functionResponse are accepted by every Gemini version; media nested in

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from addon.providers.gemini import prompt_shape, request_parser, retrieval_rounds
+from addon.providers.gemini.media import GeminiMedia
 from addon.providers.gemini.stream_splicer import GeminiSplicer
 from addon.providers.gemini.usage_format import GeminiStreamUsage, usage_of
 from addon.providers.provider import Provider
@@ -19,6 +20,7 @@ class Gemini(Provider):
     moves_front = True  # API-key traffic: implicit prefix caching rewards a stable system instruction
     answerable_rounds = True
     splices_streams = True
+    media = GeminiMedia()
 
     def matches(self, path: str) -> bool:
         return path.endswith(":generateContent") or path.endswith(":streamGenerateContent")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from addon.providers.openai_chat import prompt_shape, request_parser, retrieval_rounds
+from addon.providers.openai_chat.media import OpenAIChatMedia
 from addon.providers.openai_chat.stream_splicer import OpenAIChatSplicer
 from addon.providers.openai_chat.usage_format import ChatStreamUsage, usage_of
 from addon.providers.provider import Provider, is_openai_api_key
@@ -16,6 +17,7 @@ class OpenAIChat(Provider):
     prompt_cache_key = True
     answerable_rounds = True
     splices_streams = True
+    media = OpenAIChatMedia()
 
     def matches(self, path: str) -> bool:
         return path.rstrip("/").endswith("/chat/completions")

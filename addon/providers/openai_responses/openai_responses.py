@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from addon.providers.openai_responses import prompt_shape, request_parser, retrieval_rounds
+from addon.providers.openai_responses.media import OpenAIResponsesMedia
 from addon.providers.openai_responses.stream_splicer import OpenAIResponsesSplicer
 from addon.providers.openai_responses.usage_format import ResponsesStreamUsage, usage_of
 from addon.providers.provider import Provider, is_openai_api_key
@@ -19,6 +20,7 @@ class OpenAIResponses(Provider):
     answerable_rounds = True
     splices_streams = True
     chains_requests = True
+    media = OpenAIResponsesMedia()
 
     def matches(self, path: str) -> bool:
         return path.rstrip("/").endswith("/responses")

@@ -16,7 +16,8 @@ def _type(item: dict) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _is_model_item(item: Any) -> bool:
+def is_model_item(item: Any) -> bool:
+    """An item of the model's turn (an assistant message, or a call or reasoning it made)."""
     return isinstance(item, dict) and (item.get("role") == "assistant" or _type(item) in _MODEL_ITEMS)
 
 
@@ -27,7 +28,7 @@ def parse(body: Any) -> ParsedRequest:
         return ParsedRequest([], items, True)
     if not isinstance(items, list):
         raise UnknownShape("no input list")
-    boundary = last_index(items, _is_model_item)
+    boundary = last_index(items, is_model_item)
     calls: dict[str, tuple[str, Any]] = {}
     segments: list[Segment] = []
     query = ""

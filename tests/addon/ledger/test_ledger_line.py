@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from addon.ledger.flow_record import FlowFacts, build_row
-from addon.ledger.ledger_table import LedgerRow, SegmentFigures
+from addon.ledger.ledger_table import LedgerRow
 from addon.ledger.ledger_line import ledger_line
 from addon.ledger.pricing import load_pricing
 from addon.ledger.usage import Usage

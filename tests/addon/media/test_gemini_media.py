@@ -14,9 +14,8 @@ from PIL import Image
 
 from addon.compression.decision_memo import DecisionMemo
 from addon.compression.pipeline import rewrite_body
-from addon.media.image_answers import image_answer
 from addon.media.image_decisions import ImageSettings
-from addon.media.image_tokens import gemini_video_tokens, image_tokens
+from addon.media.image_tokens import gemini_video_tokens
 from addon.providers.gemini import Gemini
 from addon.retrieval.original_store import open_store
 from addon.retrieval.retrieval_path import RetrievalPath
@@ -59,12 +58,12 @@ def test_a_gemini_screenshot_goes_to_1536_px_with_the_original_retrievable(memo,
     question, image, brief, note = sent["contents"][0]["parts"]
     small = decoded(image["inlineData"]["data"])
     assert small.size == (1536, 1024) and small.format == "PNG"
-    assert image_tokens("gemini", small.size) == 4 * 258 < image_tokens("gemini", (3000, 2000)) == 12 * 258
+    assert GEMINI.media.tokens(small.size) == 4 * 258 < GEMINI.media.tokens((3000, 2000)) == 12 * 258
     assert "the original is 3000×2000 px" in note["text"] and set(note) == {"text"}
     [original_id] = MARKER.findall(note["text"])
     assert sent["tools"][-1]["functionDeclarations"][0]["name"] == "headroom_retrieve" and report.retrieve_tool
     stored = retrieval.originals.fetch(original_id, "owner").original
-    answer = image_answer("gemini", stored.text)
+    answer = GEMINI.media.original_answer(stored.text)
     assert answer[1] == {"inlineData": {"mimeType": "image/png", "data": SHOT}}
 
 
@@ -93,7 +92,7 @@ def test_a_fresh_video_becomes_its_scenes_frames_with_timestamps_and_a_note(memo
     [original_id] = MARKER.findall(note["text"])
     stored = retrieval.originals.fetch(original_id, "owner").original
     assert stored.text == f"data:video/mp4;base64,{VIDEO}"
-    assert image_answer("gemini", stored.text)[1] == {"inlineData": {"mimeType": "video/mp4", "data": VIDEO}}
+    assert GEMINI.media.original_answer(stored.text)[1] == {"inlineData": {"mimeType": "video/mp4", "data": VIDEO}}
     assert sent["tools"][-1]["functionDeclarations"][0]["name"] == "headroom_retrieve"
     [entry] = report.rewritten
     assert entry.tokens_before == gemini_video_tokens(10.0, True) == 10 * (258 + 32)

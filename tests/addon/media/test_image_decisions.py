@@ -10,9 +10,9 @@ import pytest
 
 from addon.compression.decision_memo import DecisionMemo
 from addon.compression.pipeline import rewrite_body
-from addon.media.image_answers import NO_IMAGES, image_answer
-from addon.media.image_decisions import ImageSettings, parse_max_edge
+from addon.media.image_decisions import DEFAULT_MAX_EDGE, ImageSettings, parse_max_edge
 from addon.media.image_tokens import anthropic_kept, openai_kept
+from addon.media.provider_media import NO_IMAGES
 from addon.providers.anthropic_messages import AnthropicMessages
 from addon.providers.gemini import Gemini
 from addon.providers.openai_chat import OpenAIChat
@@ -66,8 +66,8 @@ def test_a_fresh_screenshot_goes_smaller_with_a_marker_and_the_tool(memo, retrie
     assert (outcome.fate, outcome.kind, outcome.ids) == ("compressed", "image", (original_id,))
     assert report.as_dict()["images"] == {**report.images, "reduced": 1, "images": 1} and report.images["bytes_after"] < report.images["bytes_before"]
     # the retrieve tool answers with the original image, where tool results can carry one
-    answer = image_answer("anthropic", stored.text)
-    assert answer[1]["source"]["data"] == SHOT and image_answer("openai_chat", stored.text) == NO_IMAGES
+    answer = ANTHROPIC.media.original_answer(stored.text)
+    assert answer[1]["source"]["data"] == SHOT and OpenAIChat().media.original_answer(stored.text) == NO_IMAGES
 
 
 def test_the_same_image_re_sent_gets_the_same_bytes(memo, retrieval):
@@ -135,7 +135,8 @@ def test_only_the_rewritten_strings_change_bytes(memo, retrieval):
 
 
 def test_parse_max_edge():
-    assert parse_max_edge(["anthropic=1024"])["anthropic"] == 1024
+    assert DEFAULT_MAX_EDGE == {"anthropic": 1280, "openai_chat": 2048, "openai_responses": 2048, "gemini": 1536}  # the providers' media
+    assert parse_max_edge(["anthropic=1024"]) == {**DEFAULT_MAX_EDGE, "anthropic": 1024}
     for bad in (["anthropic"], ["nope=100"], ["gemini=10"]):
         with pytest.raises(ValueError, match="PROVIDER=PIXELS"):
             parse_max_edge(bad)

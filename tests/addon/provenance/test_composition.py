@@ -108,8 +108,6 @@ def test_images_count_by_the_providers_formula_and_their_reduction_shows():
 
     from PIL import Image
 
-    from addon.media.image_tokens import image_tokens
-
     buffer = io.BytesIO()
     Image.new("RGB", (1500, 1000), "white").save(buffer, "PNG")
     data = base64.b64encode(buffer.getvalue()).decode()
@@ -122,11 +120,11 @@ def test_images_count_by_the_providers_formula_and_their_reduction_shows():
     report.rewritten = [SegmentReport("image", "image", None, 1500, 900, False, "", path)]
     report.outcomes = [SegmentOutcome(path, "compressed", "", "image", ("b" * 24,))]
     [image, text] = Composer().compose(provider_named("anthropic"), body, report)
-    assert (image.type, image.tokens, image.fate, image.kind, image.ids) == ("image", image_tokens("anthropic", (1500, 1000)), "compressed", "image", ("b" * 24,))
+    assert (image.type, image.tokens, image.fate, image.kind, image.ids) == ("image", provider_named("anthropic").media.tokens((1500, 1000)), "compressed", "image", ("b" * 24,))
     assert image.sent == image.tokens - 600 and text.type == "text"
     chat = {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64," + data}}]}]}
     [unit] = Composer().compose(provider_named("openai_chat"), chat, RewriteReport("openai_chat"))
-    assert unit.tokens == image_tokens("openai_chat", (1500, 1000)) and unit.type == "image"
+    assert unit.tokens == provider_named("openai_chat").media.tokens((1500, 1000)) and unit.type == "image"
 
 
 def test_an_answer_to_a_call_the_request_does_not_carry_keeps_the_call_id():

@@ -70,16 +70,14 @@ def test_streamed_only_with_alt_sse() -> None:
 
 
 def test_an_original_image_goes_as_inline_data_beside_the_function_response() -> None:
-    """A media answer (addon/media/image_answers.py): its text in the functionResponse, the
-    original as an inlineData part of the same user turn, after every response."""
-    from addon.media.image_answers import image_answer
-
+    """A media answer (GeminiMedia.answer, addon/providers/gemini/media.py): its text in the
+    functionResponse, the original as an inlineData part of the same user turn, after every response."""
     body = '{"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}'
     two = {"candidates": [{"content": {"role": "model", "parts": [
         {"functionCall": {"name": "headroom_retrieve", "args": {"id": ID}}},
         {"functionCall": {"name": "headroom_retrieve", "args": {"id": ID, "query": "x"}}},
     ]}}]}  # fmt: skip
-    answers = {"headroom_retrieve#0": image_answer("gemini", "data:image/png;base64,iVBORw0KGgo="), "headroom_retrieve#1": "the lines"}
+    answers = {"headroom_retrieve#0": GEMINI.media.original_answer("data:image/png;base64,iVBORw0KGgo="), "headroom_retrieve#1": "the lines"}
     out = GEMINI.follow_up_body(body, two, "headroom_retrieve", answers)
     assert out.startswith(body[:-2])
     first, second, image = json.loads(out)["contents"][2]["parts"]
@@ -87,12 +85,3 @@ def test_an_original_image_goes_as_inline_data_beside_the_function_response() ->
     assert second == {"functionResponse": {"name": "headroom_retrieve", "response": {"content": "the lines"}}}
     assert image == {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}
     assert answers_retrieve(json.loads(out), "headroom_retrieve")
-
-
-def test_a_video_answer_and_other_providers() -> None:
-    from addon.media.image_answers import NO_IMAGES, image_answer
-
-    text, video = image_answer("gemini", "data:video/mp4;base64,AAAA")
-    assert "original video (video/mp4)" in text["text"] and video == {"inlineData": {"mimeType": "video/mp4", "data": "AAAA"}}
-    assert image_answer("openai_responses", "data:video/mp4;base64,AAAA") == NO_IMAGES
-    assert "expired" in image_answer("gemini", "not a data url")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.addon.retrieval.test_stream_splicer import cut as random_cut
+from addon.providers.gemini.media import GeminiMedia
 from addon.providers.gemini.stream_splicer import GeminiSplicer
 from addon.retrieval.stream_splicer import RoundResult, dumps
 from addon.wire.json_splice import find_spans
@@ -356,13 +357,11 @@ def test_lifecycle_misuse_is_refused():
 
 
 def test_follow_up_carries_an_original_image_beside_the_function_responses():
-    from addon.media.image_answers import image_answer
-
     round1 = text_round("Looking.", [retrieve(SIG, call_id="fc_1"), retrieve(query="second")])
     splicer = GeminiSplicer(TOOL)
     feed_round(splicer, sse(round1))
     result = splicer.finish_round()
-    answers = {"fc_1": image_answer("gemini", "data:image/jpeg;base64,/9j/AA=="), f"{TOOL}-1-1": "nothing"}
+    answers = {"fc_1": GeminiMedia().original_answer("data:image/jpeg;base64,/9j/AA=="), f"{TOOL}-1-1": "nothing"}
     body, path = _bodies()[1]  # Gemini CLI's wrapped body: the turn goes inside `request`
     new = splicer.follow_up_body(body, result, answers)
     model, user = splicer.followup_messages(result, answers)
