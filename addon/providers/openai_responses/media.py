@@ -12,24 +12,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from addon.media.image_blocks import MediaBlock, split_data_url
-from addon.media.image_tokens import OPENAI_FIT, Size, openai_kept, openai_tokens
-from addon.media.provider_media import ProviderMedia
+from addon.providers.openai_chat.media import OpenAIChatMedia
 from addon.providers.openai_responses.request_parser import is_model_item
 from addon.providers.provider import last_index
 
 
-class OpenAIResponsesMedia(ProviderMedia):
-    display_name = "OpenAI"
-    default_max_edge = OPENAI_FIT
+class OpenAIResponsesMedia(OpenAIChatMedia):
+    """OpenAI's prices, sizes and defaults (as Chat's); its own shapes."""
 
     def blocks(self, body: Any) -> list[MediaBlock]:
         return list(_blocks(body)) if isinstance(body, dict) else []
-
-    def kept(self, size: Size, detail: str = "high") -> Size:
-        return openai_kept(size, detail)
-
-    def tokens(self, size: Size, detail: str = "high") -> int:
-        return openai_tokens(size, detail)
 
 
 def _blocks(body: dict) -> Iterator[MediaBlock]:
