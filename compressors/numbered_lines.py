@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 _NUMBERED = re.compile(r"^( *)(\d+)(→|\t)(.*)$")
 _PADDED = re.compile(r"( +)(\d+)(?:→|\t)")
+NUMBER_COLUMNS = 6  # cat -n, nl -ba and Claude Code right-align numbers in six columns
 MIN_RUN = 3  # fewer consecutively numbered lines may be data that merely looks numbered
 
 
@@ -49,13 +50,15 @@ def split_numbered(text: str) -> list[NumberedLine] | None:
 
 def unpad_numbers(text: str) -> str:
     """`text` with the padding before the numbers of each run of at least MIN_RUN consecutively
-    numbered lines (`     12→` or `     12\t`, numbers counting up by one) removed: `12→`."""
+    numbered lines (`     12→` or `     12\t`, numbers counting up by one, right-aligned in
+    cat -n's six columns) removed: `12→`. Other widths are left alone: a diff's context line of
+    such output (one more space) or a table that pads its own way."""
     lines = text.split("\n")
     runs: list[tuple[int, int]] = []  # [start, end) of each run of consecutively numbered lines
     start, previous = 0, None
     for i, line in enumerate(lines):
         m = _PADDED.match(line) if line[:1] == " " else None
-        number = int(m.group(2)) if m else None
+        number = int(m.group(2)) if m and m.end(2) == NUMBER_COLUMNS else None
         if number is None or previous is None or number != previous + 1:
             if previous is not None and i - start >= MIN_RUN:
                 runs.append((start, i))

@@ -111,8 +111,10 @@ def test_an_edit_snippet_is_unpadded_under_its_header_in_tab_form() -> None:
         "     1 a\n     2 b\n     3 c",  # wc/nl output with a space separator: not cat -n
         "\t1→a\n\t2→b\n\t3→c",  # tabs are not cat -n's padding
         "  name  →value\n  other →value\n  third →value",
+        "@@ -1,3 +1,3 @@\n      1\ta\n-     2\tb\n+     2\tB\n      3\tc",  # a diff of cat -n output: its markers stay
+        "   1\ta\n   2\tb\n   3\tc",  # a table padded to its own width, not cat -n's six columns
     ],
-    ids=["counts", "gap", "space-separated", "tab-indent", "no-number"],
+    ids=["counts", "gap", "space-separated", "tab-indent", "no-number", "diff", "other-width"],
 )
 def test_lines_that_only_look_numbered_stay_as_they_are(text: str) -> None:
     assert unpad_numbers(text) == text
