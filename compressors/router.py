@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from compressors.detect import choose_kind, leaves_whole
 from compressors.document_lines import select_document
+from compressors.grep_context import asks_for_context, shorten_context_paths
 from compressors.lines import Keep, check_selection, selection_result
 from compressors.numbered_lines import split_numbered, unpad_numbers
 from compressors.repeated_lines import fold_repeated_lines, strip_ansi
@@ -149,6 +150,15 @@ def _route_envelope(parts: tuple[str, ...], context: Context, kind: str, setting
 
 def route(text: str, context: Context, kind: str = "auto", settings: Settings = Settings()) -> Result:
     """Compress `text` with the compressor for `kind` (chosen from tool call and text on "auto")."""
+    result = _route(text, context, kind, settings)
+    if result.kind == "search" and asks_for_context(context):  # lossless, after the lines are chosen
+        shortened = shorten_context_paths(result.text)
+        if shortened != result.text:
+            result = replace(result, text=shortened)
+    return result
+
+
+def _route(text: str, context: Context, kind: str, settings: Settings) -> Result:
     if kind not in KINDS:
         raise ValueError(f"unknown compressor kind {kind!r}; known: {', '.join(KINDS)}")
     if context.tool_name and context.tool_name in settings.exclude_tools:
