@@ -151,7 +151,7 @@ def _route_envelope(parts: tuple[str, ...], context: Context, kind: str, setting
 def route(text: str, context: Context, kind: str = "auto", settings: Settings = Settings()) -> Result:
     """Compress `text` with the compressor for `kind` (chosen from tool call and text on "auto")."""
     result = _route(text, context, kind, settings)
-    if result.kind == "search" and asks_for_context(context):  # lossless, after the lines are chosen
+    if result.kind == "search" and settings.mode("search") != "off" and asks_for_context(context):  # lossless, after the lines are chosen
         shortened = shorten_context_paths(result.text)
         if shortened != result.text:
             result = replace(result, text=shortened)

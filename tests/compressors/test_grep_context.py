@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from compressors import Context, compress
+from compressors import Context, Settings, compress
 from compressors.grep_context import asks_for_context, shorten_context_paths
 
 GREP = """/home/u/repo/src/store-v2.py-38-    cache = {}
@@ -85,3 +85,6 @@ def test_through_the_router_a_grep_with_context_arrives_shortened() -> None:
     assert kept_matches and all(line.startswith("/home/u/projects/service/src/handlers/store_handler.py:") for line in kept_matches)
     plain = compress(text, Context("Grep", {"pattern": "def handler_", "output_mode": "content", "-n": True}))
     assert "\n2-    step_2(request)" not in plain.text  # without a context flag nothing is shortened
+
+    off = compress(text, context, settings=Settings(modes={"search": "off"}))
+    assert off.text == text  # a kind turned off is left exactly as it came
