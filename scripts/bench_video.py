@@ -20,7 +20,6 @@ import io
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,13 +29,14 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from addon.media.image_decisions import ImageFigures, ImageSettings, plan_images  # noqa: E402
+from addon.media.image_decisions import ImageFigures, ImageSettings  # noqa: E402
 from addon.media.image_tokens import gemini_video_tokens  # noqa: E402
 from addon.media.video_decisions import VideoForm  # noqa: E402
 from addon.media.video_frames import _thumbnail, sample_frames  # noqa: E402
 from addon.providers import provider_named  # noqa: E402
 from addon.retrieval.original_store import open_store  # noqa: E402
 from addon.retrieval.retrieval_path import RetrievalPath  # noqa: E402
+from scripts.bench_images import run as run_images  # noqa: E402
 from tests.support.videos import Scene, make_video, scenes_of  # noqa: E402
 
 
@@ -54,20 +54,9 @@ def body(data: str) -> dict:
     return {"contents": [{"role": "user", "parts": [{"text": "What happens?"}, {"inlineData": {"mimeType": "video/mp4", "data": data}}]}]}
 
 
-class FreshMemo:
-    """No video is known: every run decides afresh (what the timing measures)."""
-
-    def get(self, key: str) -> None:
-        return None
-
-
 def run(document: dict, retrieval: RetrievalPath, runs: int, fps: float) -> tuple[ImageFigures, list[float]]:
-    times, figures = [], ImageFigures()
-    for _ in range(runs):
-        started = time.perf_counter()
-        figures = plan_images(provider_named("gemini"), document, FreshMemo(), ImageSettings(video_fps=fps), retrieval, True).figures  # type: ignore[arg-type]
-        times.append((time.perf_counter() - started) * 1000)
-    return figures, times
+    """Gemini's decision on a video body, afresh each run (bench_images.run)."""
+    return run_images(provider_named("gemini"), document, retrieval, runs, ImageSettings(video_fps=fps))
 
 
 def _p(times: list[float], q: float) -> str:

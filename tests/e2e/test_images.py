@@ -4,13 +4,12 @@ answered by the proxy with the original image."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import anthropic
 
 from tests.support.images import b64, decoded, encoded, text_screenshot
-from tests.support.mock_provider import Received, Reply, anthropic_reply
+from tests.support.mock_provider import anthropic_retrieving_model
 
 MARKER = re.compile(r"retrieve id=([0-9a-f]{24})")
 SHOT = b64(encoded(text_screenshot(3000, 2000)))
@@ -35,16 +34,7 @@ def claude_code_request() -> dict:
 
 
 def test_a_screenshot_goes_smaller_and_a_retrieve_returns_the_original(proxy, mock, monkeypatch):
-    def respond(request: Received) -> Reply | None:
-        body = request.json
-        last = body["messages"][-1]["content"]
-        if any(isinstance(b, dict) and b.get("tool_use_id") == "toolu_img" for b in last):
-            return anthropic_reply([{"type": "text", "text": FINAL}], "end_turn", True)
-        [marker_id] = set(MARKER.findall(json.dumps(body)))
-        call = {"type": "tool_use", "id": "toolu_img", "name": "headroom_retrieve", "input": {"id": marker_id}}
-        return anthropic_reply([call], "tool_use", True)
-
-    mock.responder = respond
+    mock.responder = anthropic_retrieving_model("toolu_img", FINAL, True)
     with proxy.client_env(monkeypatch):
         client = anthropic.Anthropic(api_key="sk-ant-images", max_retries=0)
         with client.messages.stream(**claude_code_request()) as stream:

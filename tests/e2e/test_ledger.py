@@ -12,9 +12,9 @@ import httpx
 import openai
 
 from addon.ledger.ledger_table import LedgerRow, ledger_path, read_rows
-from tests.e2e.test_retrieval import MARKER, anthropic_messages, verbose_pytest
+from tests.e2e.test_retrieval import anthropic_messages, verbose_pytest
 from tests.support.bodies import anthropic_tool_turn, noisy_log, openai_tool_turn
-from tests.support.mock_provider import Reply, anthropic_reply, text_reply
+from tests.support.mock_provider import Reply, anthropic_reply, anthropic_retrieving_model, text_reply
 
 MODEL = "claude-sonnet-4-5-20250929"
 
@@ -165,16 +165,7 @@ def test_responses_over_websocket_get_a_row_per_request(make_proxy, mock, monkey
 def retrieving_anthropic(streamed: bool):
     """The model asks for a folded original once, then answers (a priced model)."""
 
-    def respond(request):
-        body = request.json
-        last = body["messages"][-1]
-        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == "toolu_r1" for b in last["content"]):
-            return anthropic_reply([{"type": "text", "text": "fixed"}], "end_turn", streamed, model=MODEL)
-        [marker_id] = set(MARKER.findall(json.dumps(body)))
-        call = {"type": "tool_use", "id": "toolu_r1", "name": "headroom_retrieve", "input": {"id": marker_id, "query": "0137"}}
-        return anthropic_reply([{"type": "text", "text": "Let me look."}, call], "tool_use", streamed, model=MODEL)
-
-    return respond
+    return anthropic_retrieving_model("toolu_r1", "fixed", streamed, query="0137", first_text="Let me look.", model=MODEL)
 
 
 def test_retrieval_rounds_are_rows_billed_once(make_proxy, mock, monkeypatch):

@@ -9,7 +9,7 @@ import anthropic
 import openai
 
 from tests.e2e.test_prefix_stability import messages_prefix
-from tests.support.mock_provider import Received, Reply, anthropic_reply
+from tests.support.mock_provider import Received, Reply, anthropic_reply, anthropic_retrieving_model
 
 MARKER = re.compile(r"retrieve id=([0-9a-f]{24})")
 FOLD_MARKER = re.compile(r"retrieve id=([0-9a-f]{24}:(\d+)-(\d+))")
@@ -61,16 +61,7 @@ def tool_results(request: Received) -> list[str]:
 def anthropic_script(then: str = "final"):
     """First call: ask for the original named by the marker; on the follow-up: answer."""
 
-    def respond(request: Received) -> Reply | None:
-        body = request.json
-        last = body["messages"][-1]
-        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == "toolu_r1" for b in last["content"]):
-            return anthropic_reply([{"type": "text", "text": f"{then}: fixed test_refund_rounding"}], "end_turn", False)
-        [marker_id] = set(MARKER.findall(json.dumps(body)))
-        call = {"type": "tool_use", "id": "toolu_r1", "name": "headroom_retrieve", "input": {"id": marker_id, "query": "test_invoice_total_0137"}}
-        return anthropic_reply([{"type": "text", "text": "Let me look."}, call], "tool_use", False)
-
-    return respond
+    return anthropic_retrieving_model("toolu_r1", f"{then}: fixed test_refund_rounding", False, query="test_invoice_total_0137", first_text="Let me look.")
 
 
 def test_anthropic_non_streaming_retrieve_is_answered_by_the_proxy(proxy, mock, monkeypatch):
@@ -234,15 +225,7 @@ def streamed_retrieving_model(call_id: str, first_text: str, final_text: str):
     """A mock model that streams `first_text` and a retrieve call for the marker it was sent,
     then, given the answer, streams `final_text`."""
 
-    def respond(request: Received) -> Reply | None:
-        last = request.json["messages"][-1]
-        if isinstance(last.get("content"), list) and any(b.get("tool_use_id") == call_id for b in last["content"]):
-            return anthropic_reply([{"type": "text", "text": final_text}], "end_turn", True)
-        [marker_id] = set(MARKER.findall(json.dumps(request.json)))
-        call = {"type": "tool_use", "id": call_id, "name": "headroom_retrieve", "input": {"id": marker_id, "query": "0137"}}
-        return anthropic_reply([{"type": "text", "text": first_text}, call], "tool_use", True)
-
-    return respond
+    return anthropic_retrieving_model(call_id, final_text, True, query="0137", first_text=first_text)
 
 
 def test_anthropic_streaming_retrieve_is_spliced_into_one_stream(proxy, mock, monkeypatch):

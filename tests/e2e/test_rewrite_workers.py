@@ -13,7 +13,7 @@ import anthropic
 from tests.e2e.test_faults import HIDDEN, sent_result, turns
 from tests.e2e.test_prefix_stability import messages_prefix
 from tests.e2e.test_retrieval import MARKER
-from tests.support.mock_provider import Received, Reply, anthropic_reply
+from tests.support.mock_provider import Received, anthropic_retrieving_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,14 +34,7 @@ def test_a_conversation_through_worker_processes_folds_replays_and_retrieves(mak
         assert current.raw.startswith(messages_prefix(previous.raw))
     marker = MARKER.search(sent_result(forwarded[0], 2)).group(1)
 
-    def respond(request: Received) -> Reply | None:
-        last = request.json["messages"][-1]["content"]
-        if isinstance(last, list) and last[0].get("tool_use_id") == "toolu_w":
-            return anthropic_reply([{"type": "text", "text": "done"}], "end_turn", True)
-        call = {"type": "tool_use", "id": "toolu_w", "name": "headroom_retrieve", "input": {"id": marker, "query": "0137"}}
-        return anthropic_reply([call], "tool_use", True)
-
-    mock.responder = respond
+    mock.responder = anthropic_retrieving_model("toolu_w", "done", True, marker=marker, query="0137")
     with proxy.client_env(monkeypatch):  # streamed: the loopback responder answers the retrieve call
         with anthropic.Anthropic(api_key="sk-ant-workers", max_retries=0).messages.stream(model="claude-test", max_tokens=16, messages=turns(3)) as stream:
             text = stream.get_final_message().content[0].text

@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.test_faults import HIDDEN, sent_result, turns
 from tests.e2e.test_prefix_stability import messages_prefix
 from tests.e2e.test_retrieval import MARKER
-from tests.support.mock_provider import Received, Reply, anthropic_reply
+from tests.support.mock_provider import Received, Reply, anthropic_reply, anthropic_retrieving_model
 from tests.support.redis_server import redis_server_binary, start_redis_server
 
 pytestmark = pytest.mark.skipif(redis_server_binary() is None, reason="redis-server not installed")
@@ -36,14 +36,7 @@ def test_a_conversation_alternating_between_two_proxies_keeps_its_prefix(make_pr
 
         marker = MARKER.search(sent_result(forwarded[0], 2)).group(1)  # stored by proxy A (turn 1)
 
-        def respond(request: Received) -> Reply | None:
-            last = request.json["messages"][-1]["content"]
-            if isinstance(last, list) and last[0].get("tool_use_id") == "toolu_team":
-                return anthropic_reply([{"type": "text", "text": "done"}], "end_turn", False)
-            call = {"type": "tool_use", "id": "toolu_team", "name": "headroom_retrieve", "input": {"id": marker, "query": "0137"}}
-            return anthropic_reply([call], "tool_use", False)
-
-        mock.responder = respond
+        mock.responder = anthropic_retrieving_model("toolu_team", "done", False, marker=marker, query="0137")
         with proxies[0].client_env(monkeypatch):  # turn 1 went through proxies[1]: this is the other one
             message = anthropic.Anthropic(api_key="sk-ant-team", max_retries=0).messages.create(model="claude-test", max_tokens=16, messages=turns(10))
         assert message.content[0].text == "done"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import ssl
 import threading
 import time
@@ -366,3 +367,26 @@ def _response_object(text: str) -> dict:
         "tool_choice": "auto",
         "tools": [],
     }
+
+
+RETRIEVE_MARKER = re.compile(r"retrieve id=([0-9a-f]{24})")
+
+
+def anthropic_retrieving_model(
+    call_id: str, final_text: str, stream: bool, *, marker: str | None = None, query: str | None = None, first_text: str = "", model: str = "claude-test"
+) -> Callable[[Received], Reply]:
+    """A mock Anthropic model that asks for an original once, with a retrieve call `call_id` for
+    `marker` (or the one marker in the request it is sent), after `first_text` if any; given the
+    answer, it replies `final_text`."""
+
+    def respond(request: Received) -> Reply:
+        last = request.json["messages"][-1]
+        if isinstance(last.get("content"), list) and any(isinstance(b, dict) and b.get("tool_use_id") == call_id for b in last["content"]):
+            return anthropic_reply([{"type": "text", "text": final_text}], "end_turn", stream, model=model)
+        if marker is None:
+            [found] = set(RETRIEVE_MARKER.findall(json.dumps(request.json)))
+        arguments = {"id": marker or found, **({"query": query} if query else {})}
+        call = {"type": "tool_use", "id": call_id, "name": "headroom_retrieve", "input": arguments}
+        return anthropic_reply([{"type": "text", "text": first_text}, call] if first_text else [call], "tool_use", stream, model=model)
+
+    return respond
