@@ -39,6 +39,9 @@ _CODED = re.compile(
 _TSC = re.compile(
     r"^(?P<loc>\S+?(?:\(\d+,\d+\)|:\d+:\d+))(?::| -) (?P<sev>error|warning) (?P<rule>TS\d+): (?P<msg>.*)$"
 )
+# golangci-lint, go vet: path:line:col: message (linter), then the source line and a caret
+_GO_LINT = re.compile(r"^(?P<loc>[^\s:()][^:()]*?\.go:\d+(?::\d+)?): (?P<msg>.*) \((?P<rule>[a-z][\w-]*)\)$")
+_CARET = re.compile(r"^\s*\^\s*$")
 # rustc/cargo: error[E0308]: message, followed by "  --> src/main.rs:12:5"
 _RUST_HEAD = re.compile(r"^(?P<sev>error|warning)(?:\[(?P<rule>[\w:]+)\])?: (?P<msg>.*)$")
 _RUST_ARROW = re.compile(r"^\s*--> (?P<loc>\S+)")
@@ -118,7 +121,7 @@ def select_build(lines: list[str], context: Context) -> Selection:
     terms = query_terms(context.query)
     keep = [True] * len(lines)
     _fold_repeats(lines, diagnostics, owner, terms, keep)
-    _fold_module_headers(lines, owner, keep)
+    _fold_file_headers(lines, owner, keep)
     _fold_noise(lines, keep)
     selection = _selection(lines, keep, diagnostics, owner)
     return selection if saves_enough(lines, selection, MIN_SAVING) else [Keep(0, len(lines))]
@@ -140,8 +143,8 @@ def parse_diagnostics(lines: list[str]) -> tuple[list[Diagnostic], list[int]]:
             diagnostics.append(found)
             current = len(diagnostics) - 1
             owner[i] = current
-        elif current >= 0 and (_FRAME.match(line) or _is_note(line)):
-            owner[i] = current  # code frame, `--> file:line`, mypy/gcc notes
+        elif current >= 0 and (_FRAME.match(line) or _is_note(line) or (i + 1 < len(lines) and _CARET.match(lines[i + 1]))):
+            owner[i] = current  # code frame, `--> file:line`, mypy/gcc notes, the line a caret points at
         else:
             current = -1
             if _ESLINT_FILE.match(line) and i + 1 < len(lines) and _ESLINT.match(lines[i + 1]):
@@ -169,6 +172,8 @@ def _match_diagnostic(lines: list[str], i: int, eslint_file: str) -> Diagnostic 
         return Diagnostic(i, m.group("loc"), m.group("rule"), m.group("msg"), m.group("sev") == "error")
     if m := _CODED.match(line):
         return Diagnostic(i, m.group("loc"), m.group("rule"), m.group("msg"), False)
+    if m := _GO_LINT.match(line):
+        return Diagnostic(i, m.group("loc"), m.group("rule"), m.group("msg"), m.group("rule") == "typecheck")
     if m := _LOCATED.match(line):
         error = m.group("sev").lower() in ("error", "fatal error")
         return Diagnostic(i, m.group("loc"), m.group("rule") or "", m.group("msg"), error)
@@ -201,11 +206,13 @@ def _fold_repeats(
             keep[i] = False
 
 
-def _fold_module_headers(lines: list[str], owner: list[int], keep: list[bool]) -> None:
-    """pylint's `************* Module x` line folds with its diagnostics when all of them fold
-    (each diagnostic names its file anyway); it stays while any of them is shown."""
+def _fold_file_headers(lines: list[str], owner: list[int], keep: list[bool]) -> None:
+    """A header naming the file its diagnostics come from (pylint's `************* Module x`,
+    eslint's path line) folds with its diagnostics when all of them fold, and so does the blank
+    line that parts it from the group before (each diagnostic names its file anyway); it stays
+    while any of them is shown."""
     for i, line in enumerate(lines):
-        if not _MODULE_HEADER.match(line):
+        if not _is_file_header(lines, i):
             continue
         j = i + 1
         while j < len(lines) and owner[j] >= 0:
@@ -213,6 +220,16 @@ def _fold_module_headers(lines: list[str], owner: list[int], keep: list[bool]) -
         if j > i + 1 and not any(keep[i + 1 : j]):
             keep[i] = False
             owner[i] = owner[i + 1]  # noted with the diagnostics it heads
+            if i > 1 and not lines[i - 1].strip() and owner[i - 2] >= 0 and not keep[i - 2]:  # between two folded groups
+                keep[i - 1] = False
+                owner[i - 1] = owner[i]
+
+
+def _is_file_header(lines: list[str], i: int) -> bool:
+    line = lines[i]
+    return bool(_MODULE_HEADER.match(line)) or bool(
+        _ESLINT_FILE.match(line) and i + 1 < len(lines) and _ESLINT.match(lines[i + 1])
+    )
 
 
 def _fold_noise(lines: list[str], keep: list[bool]) -> None:

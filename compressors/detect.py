@@ -27,8 +27,8 @@ _TEST_COMMANDS = re.compile(
 _VCS_COMMANDS = re.compile(r"(^|[\s;&|(])git\s+(-[Cc]\s+\S+\s+|-\S+\s+)*(diff|show|log|status|blame|stash show|format-patch)\b")
 _SEARCH_COMMANDS = re.compile(r"(^|[\s;&|(])(grep|egrep|fgrep|rg|ag|ack|git grep|find|fd|ls|tree|locate)\b")
 _BUILD_COMMANDS = re.compile(
-    r"(^|[\s;&|(])(tsc|eslint|ruff|mypy|pyright|flake8|pylint|gcc|g\+\+|clang|make|cmake|ninja|"
-    r"cargo (build|check|clippy|install)|go (build|vet|get|mod download)|npm run (build|lint)|mvn( \S+)* (compile|package)|javac|"
+    r"(^|[\s;&|(])(tsc|eslint|ruff|mypy|pyright|flake8|pylint|golangci-lint|staticcheck|shellcheck|gcc|g\+\+|clang|make|cmake|ninja|"
+    r"cargo (build|check|clippy|install)|go (build|vet|get|mod download)|(npm|pnpm|yarn|bun) run (build|lint|typecheck|type-check)|mvn( \S+)* (compile|package)|javac|"
     r"pip3? install|-m pip install|uv pip install|uv sync|poetry install|conda install|npm (install|ci|i)|"
     r"yarn( install| add)?|pnpm (install|add)|apt(-get)? (install|update)|bundle install|gem install|sphinx-build)\b"
 )

@@ -132,6 +132,64 @@ def test_eslint_stylish_locations_include_the_file() -> None:
     assert "✖ 14 problems (2 errors, 12 warnings)" in out
 
 
+ESLINT_MANY_FILES = "\n".join(
+    [
+        "> web@1.0.0 lint",
+        "",
+        *[
+            line
+            for f in range(8)
+            for line in (
+                "",
+                f"/home/dev/web/src/module{f}.ts",
+                *[f"  {10 + k}:{3 + f}  warning  Unexpected any. Specify a different type  @typescript-eslint/no-explicit-any" for k in range(3)],
+            )
+        ],
+        "",
+        "/home/dev/web/src/last.ts",
+        "  4:1  error  'x' is not defined  no-undef",
+        "",
+        "✖ 25 problems (1 error, 24 warnings)",
+    ]
+)
+
+
+def test_eslint_file_lines_fold_with_their_diagnostics() -> None:
+    out = run(ESLINT_MANY_FILES)
+    text = "\n".join(out)
+    # The first file shows two occurrences (its third folds); every later file's warnings fold,
+    # and its path line and the blank line before it go with them into one note.
+    assert out[:6] == ESLINT_MANY_FILES.split("\n")[:6]
+    notes = [line for line in out if NOTE_PATTERN.search(line)]
+    assert len(notes) == 1 and notes[0].startswith("[… 22 repeated diagnostics folded: @typescript-eslint/no-explicit-any")
+    assert "/home/dev/web/src/module5.ts" not in text and "/home/dev/web/src/module5.ts:12:8" not in notes[0]
+    assert out[-5:] == ["", "/home/dev/web/src/last.ts", "  4:1  error  'x' is not defined  no-undef", "", "✖ 25 problems (1 error, 24 warnings)"]
+    assert len(text) < len(ESLINT_MANY_FILES) / 2
+
+
+GOLANGCI = """\
+internal/server/server.go:317:3: ineffectual assignment to err (ineffassign)
+\t\terr = fmt.Errorf("unsupported platform: %s", runtime.GOOS)
+\t\t^
+components/alert_templ.go:8:8: could not import github.com/a-h/templ (Config.Importer.Import(github.com/a-h/templ) returned nil but no error) (typecheck)
+import "github.com/a-h/templ"
+       ^
+2 issues:
+* ineffassign: 1
+* typecheck: 1"""
+
+
+def test_golangci_lint_lines_own_their_source_line_and_caret() -> None:
+    lines = GOLANGCI.split("\n")
+    diagnostics, owner = parse_diagnostics(lines)
+    assert [(d.location, d.rule, d.error) for d in diagnostics] == [
+        ("internal/server/server.go:317:3", "ineffassign", False),
+        ("components/alert_templ.go:8:8", "typecheck", True),
+    ]
+    assert diagnostics[1].message.startswith("could not import github.com/a-h/templ (Config")
+    assert owner[:6] == [0, 0, 0, 1, 1, 1] and owner[6:] == [-1, -1, -1]
+
+
 # --- compilers -------------------------------------------------------------------------------
 
 GCC = """\

@@ -36,6 +36,8 @@ def bash(command: str) -> Context:
         (bash("make lint"), "build"),
         (bash("npx tsc --noEmit"), "build"),
         (bash("ruff check ."), "build"),
+        (bash("golangci-lint run --enable-only unused"), "build"),
+        (bash("pnpm run typecheck"), "build"),
         (bash("nl -ba django/utils/html.py | sed -n '280,320p'"), "code"),
         (bash("cat config/settings.json"), "json"),
         (Context("Grep", {"pattern": "urlize"}), "search"),
