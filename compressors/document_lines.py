@@ -27,9 +27,14 @@ _HEADING = re.compile(r"^\s{0,3}(#{1,6}\s|[-=]{3,}\s*$)|^\s*\S[^.!?]{0,80}:\s*$"
 
 def select_document(lines: list[str], context: Context) -> Selection:
     """Keep the ends, the headings and the lines with the request's words; fold the rest."""
+    return document_selection(lines, query_terms(context.query))
+
+
+def document_selection(lines: list[str], terms: frozenset[str]) -> Selection:
+    """The selection for a prose document's lines given the request's distinctive terms (also
+    used for a document held in a JSON string: an issue's body, a wiki page)."""
     if len(lines) <= MIN_LINES:
         return [Keep(0, len(lines))]
-    terms = query_terms(context.query)
     n = len(lines)
     keep = [i < HEAD_LINES or i >= n - TAIL_LINES or bool(_HEADING.match(line)) or mentions(line, terms) for i, line in enumerate(lines)]
     return fold_unkept(lines, keep, min_fold=MIN_FOLD)

@@ -19,6 +19,8 @@ from typing import Any
 from compressors.json_table import Column, Table
 from compressors.json_values import dumps, is_number, scalar_text, value_key
 from compressors.detect import kind_from_content
+from compressors.document_lines import document_selection
+from compressors.lines import Note, render
 from compressors.notes import fold_note
 from compressors.relevance import ERROR_RE, query_terms
 
@@ -312,8 +314,8 @@ def _summary(value: dict | list, text: str) -> str:
 
 def is_content(text: str) -> bool:
     """Whether a string in a JSON document is a document in its own right: several lines of
-    prose, markdown or source code (an issue's body, a wiki page, a memory, a symbol's body). Such a string is read
-    like a file (whole, as a Read of prose or source is): cutting it to its head and tail lost
+    prose, markdown or source code (an issue's body, a wiki page, a memory, a symbol's body).
+    Such a string is read like a file (`read_as_file`): cutting it to its head and tail lost
     the needles the model used next (GitHub MCP comments on the Claude Code corpus)."""
     return text.count("\n") >= CONTENT_MIN_LINES - 1 and not _BLOB.match(text) and kind_from_content(text) in CONTENT_KINDS
 
@@ -326,7 +328,7 @@ def shorten_string(text: str, relevance: Relevance, notes: list[str]) -> str:
         notes.append(note)
         return text[:BLOB_HEAD] + note
     if is_content(text):
-        return text
+        return read_as_file(text, relevance, notes)
     what = "html" if text.lstrip().startswith("<") and "</" in text else "text"
     out: list[str] = []
     position = 0
@@ -340,6 +342,21 @@ def shorten_string(text: str, relevance: Relevance, notes: list[str]) -> str:
         out.append(text[start:end])
         position = end
     return "".join(out)
+
+
+def read_as_file(text: str, relevance: Relevance, notes: list[str]) -> str:
+    """A content string under the policy of a file Read: a long prose document keeps its
+    opening and ending, headings and lines with the request's words (`document_lines`), as a
+    Read of a markdown file does; source code stays whole, as the body of one symbol or a range
+    the model chose does."""
+    if kind_from_content(text) != "text":
+        return text
+    lines = text.split("\n")
+    selection = document_selection(lines, relevance.terms)
+    if len(selection) == 1:
+        return text
+    notes.extend(item.text for item in selection if isinstance(item, Note))
+    return render(lines, selection)
 
 
 def _kept_spans(text: str, relevance: Relevance) -> list[tuple[int, int]]:

@@ -381,6 +381,30 @@ def test_a_document_inside_json_is_content_and_stays_whole() -> None:
         assert json.dumps(f"20. call `advancedSearchCompanies()` with offset=400 and note that row 20 repeats page {n}")[1:-1] in result.text
 
 
+def test_a_long_document_inside_json_is_read_as_a_prose_file_is() -> None:
+    """An issue whose body is a long markdown document gets the policy of a prose file Read:
+    its opening and ending, every heading and the lines with the request's words stay; the
+    runs between fold with notes. Source code in a string stays whole, as a symbol body."""
+    sections = []
+    for s in range(12):
+        sections += [f"## Finding {s}", "", *[f"- row {s}.{i}: the importer retries page {i} and logs nothing useful" for i in range(20)], ""]
+    sections[150] = "- row 7.x: `CUSTOM_FIELD_MAPPING` drops the currency field"
+    body = "\n".join(["# Import regressions", "", *sections, "Owner: @octo"])
+    handlers = [(f"def handler_{i}(event):", f"    if event.kind == {i}:", f"        return run(event, {i})", "    return None", "") for i in range(40)]
+    code = "\n".join(["import os", "", *[line for handler in handlers for line in handler]])
+    issue = {"number": 377, "title": "Import regressions", "body": body, "state": "open", "patch": code}
+    result = compress_json(json.dumps(issue), Context(query="why is CUSTOM_FIELD_MAPPING dropping currency?"))
+    kept = json.loads(result.text.split("\n")[0])["body"].split("\n")
+    lines = body.split("\n")
+    assert kept[:100] == lines[:100] and kept[-20:] == lines[-20:]
+    assert "## Finding 9" in kept and "- row 7.x: `CUSTOM_FIELD_MAPPING` drops the currency field" in kept
+    assert "- row 9.5: the importer retries page 5 and logs nothing useful" not in kept
+    assert any(NOTE_PATTERN.search(line) for line in kept) and not result.lossless
+    assert json.loads(result.text.split("\n")[0])["patch"] == code
+    short = {"number": 1, "body": "\n".join(lines[:140])}  # a document of at most 150 lines stays whole
+    assert json.loads(compress_json(json.dumps(short), NO_QUERY).text.split("\n")[0])["body"] == short["body"]
+
+
 def test_api_link_fields_go_with_a_note_and_web_urls_and_data_stay():
     """GitHub-style REST output: API URLs, URL templates, node ids and avatars are left out
     (lossy, noted); the web URL, numbers, titles and bodies stay."""
