@@ -15,7 +15,7 @@ from compressors.document_lines import select_document
 from compressors.grep_context import asks_for_context, shorten_context_paths
 from compressors.lines import Keep, check_selection, selection_result
 from compressors.numbered_lines import split_numbered, unpad_numbers
-from compressors.repeated_lines import fold_repeated_lines, strip_ansi
+from compressors.repeated_lines import fold_repeated_blocks, fold_repeated_lines, has_repeat_notes, strip_ansi
 from compressors.types import Context, Fold, Result
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,11 @@ def _route_envelope(parts: tuple[str, ...], context: Context, kind: str, setting
     return Result("".join(pieces), results[0].kind, all(r.lossless for r in results), tuple(folds))
 
 
+# Kinds whose output is not lines of the tool's output (a JSON rendering, a page's text), or
+# that stay as they came.
+_NOT_LINES = frozenset({"json", "html", "records", "text", "whole", "excluded"})
+
+
 def route(text: str, context: Context, kind: str = "auto", settings: Settings = Settings()) -> Result:
     """Compress `text` with the compressor for `kind` (chosen from tool call and text on "auto")."""
     result = _route(text, context, kind, settings)
@@ -155,6 +160,12 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
         shortened = shorten_context_paths(result.text)
         if shortened != result.text:
             result = replace(result, text=shortened)
+    if result.kind not in _NOT_LINES and settings.mode(result.kind) != "off" and not has_repeat_notes(text):
+        # Lossless, after the lines are chosen: blocks the compressor kept that repeat back to
+        # back (one stack trace logged by every test) go once, with a count.
+        lines, repeats = fold_repeated_blocks(result.text.split("\n"))
+        if repeats:
+            result = replace(result, text="\n".join(lines))
     return result
 
 

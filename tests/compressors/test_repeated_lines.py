@@ -8,11 +8,12 @@ import re
 import pytest
 
 from compressors.numbered_lines import split_numbered
-from compressors.repeated_lines import MIN_RUN, fold_repeated_lines, strip_ansi
+from compressors.repeated_lines import MIN_RUN, fold_repeated_blocks, fold_repeated_lines, strip_ansi
 from compressors.types import Fold, Result
 
 LONG = "ERROR connection refused: retrying in 5 seconds"  # long enough that a note pays off
 PLAIN_NOTE = re.compile(r"^\[previous line repeated (\d+) more times\]$")
+BLOCK_NOTE = re.compile(r"^\[previous (\d+) lines repeated (\d+) more times?\]$")
 NUMBERED_NOTE = re.compile(r"^\[lines (\d+)-(\d+) repeat line (\d+)\]$")
 
 
@@ -26,6 +27,12 @@ def expand_plain(result: Result) -> str:
     out: list[str] = []
     folds = iter(result.folds)
     for line in result.text.split("\n"):
+        if b := BLOCK_NOTE.match(line):
+            period, copies = map(int, b.groups())
+            fold = next(folds)
+            assert (fold.first_line, fold.last_line, fold.note) == (len(out) + 1, len(out) + period * copies, line)
+            out.extend(out[-period:] * copies)
+            continue
         m = PLAIN_NOTE.match(line)
         if m:
             count = int(m.group(1))
@@ -80,6 +87,36 @@ def test_a_long_run_folds_into_the_line_and_a_count() -> None:
     assert result.folds == (Fold(3, 6, "[previous line repeated 4 more times]"),)
     assert result.kind == "repeated_lines"
     assert result.lossless is True
+
+
+STACK = [
+    "stderr | test/api/email.test.ts > validateCreate > accepts valid emails",
+    "[batch] query failed, falling back: TypeError: Cannot read properties of undefined (reading 'data')",
+    "    at searchPeopleByEmails (/srv/app/src/objects/people-write.ts:69:18)",
+    "    at processTicksAndRejections (node:internal/process/task_queues:105:5)",
+    "",
+]
+
+
+def test_a_block_repeated_back_to_back_folds_into_the_block_and_a_count() -> None:
+    lines = ["> vitest", *STACK * 6, "stderr | test/api/email.test.ts > converts one email", "done"]
+    result = fold_repeated_lines("\n".join(lines))
+    assert result.text.split("\n") == ["> vitest", *STACK, "[previous 5 lines repeated 5 more times]", *lines[-2:]]
+    assert result.folds == (Fold(7, 31, "[previous 5 lines repeated 5 more times]"),)
+    assert result.lossless and expand_plain(result) == "\n".join(lines)
+
+
+def test_a_block_seen_twice_folds_only_when_the_note_costs_at_most_half_of_it() -> None:
+    twice = "\n".join(["head", *STACK * 2, "tail"])
+    assert fold_repeated_lines(twice).text.split("\n") == ["head", *STACK, "[previous 5 lines repeated 1 more time]", "tail"]
+    short = "\n".join(["head", "a = 1", "b = 2", "a = 1", "b = 2", "tail"])
+    assert fold_repeated_lines(short).text == short
+
+
+def test_blocks_holding_fold_notes_are_not_folded() -> None:
+    block = ["Traceback (most recent call last):", "[… 3 lines folded: library frames]", "ValueError: bad value for field 'currency'"]
+    lines, folds = fold_repeated_blocks(block * 4)
+    assert lines == block * 4 and folds == []
 
 
 def test_a_run_of_exactly_min_run_folds() -> None:

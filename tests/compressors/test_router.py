@@ -187,3 +187,29 @@ def test_a_background_shell_poll_is_routed_as_a_log() -> None:
     text = "<status>running</status>\n\n<stdout>\n" + "\n".join(f"2025-08-11T18:33:{i % 60:02d}Z INFO step {i} done" for i in range(300)) + "\n</stdout>"
     result = compress(text, Context(tool_name="BashOutput", tool_args={"bash_id": "bash_1"}))
     assert result.kind == "log"
+
+
+def _vitest_run(repeats: int) -> str:
+    stack = [
+        "stderr | test/api/email.test.ts > PersonValidator > accepts valid email formats",
+        "[batchEmailValidation] Batch query failed, falling back: TypeError: Cannot read properties of undefined (reading 'data')",
+        "    at searchPeopleByEmails (/srv/app/src/objects/people-write.ts:69:18)",
+        "    at Function.validateCreate (/srv/app/src/objects/people-write.ts:154:28)",
+        "",
+    ]
+    passes = [f" ✓ test/unit/module{k}.test.ts (4 tests) {k + 3}ms" for k in range(40)]
+    summary = [" Test Files  41 passed (41)", "      Tests  167 passed (167)", "   Duration  2.31s"]
+    return "\n".join(["> app@1.0.0 test", "> vitest", "", *passes, "", *summary, *stack * repeats])
+
+
+def test_blocks_a_compressor_kept_that_repeat_back_to_back_go_once_with_a_count() -> None:
+    text = _vitest_run(12)
+    result = compress(text, Context(tool_name="Bash", tool_args={"command": "npm test"}))
+    assert result.kind == "test"
+    out = result.text.split("\n")
+    assert "[previous 5 lines repeated 11 more times]" in out
+    assert out.count("    at searchPeopleByEmails (/srv/app/src/objects/people-write.ts:69:18)") == 1
+    assert "      Tests  167 passed (167)" in out
+    # A text that already holds a line shaped like that note is left to the compressor alone.
+    shaped = text + "\n[previous 2 lines repeated 3 more times]"
+    assert "[previous 5 lines repeated 11 more times]" not in compress(shaped, Context(tool_name="Bash", tool_args={"command": "npm test"})).text
