@@ -100,7 +100,7 @@ class Compression:
 
     def load(self, loader) -> None:
         loader.add_option("headroom_enabled", bool, True, "Compress LLM request bodies (off: pass everything through).")
-        loader.add_option("headroom_min_tokens", int, Policy.min_tokens, "Leave segments smaller than this many tokens whole.")
+        loader.add_option("headroom_min_tokens", int, Policy.min_tokens, "Give segments smaller than this many tokens only the lossless passes (unpadded line numbers, counted repeats).")
         loader.add_option(
             "headroom_min_saving_pct", int, int(Policy.min_saving * 100), "Keep a compression only if it saves at least this percentage."
         )

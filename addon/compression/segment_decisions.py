@@ -36,6 +36,9 @@ class Policy:
     min_tokens: int = 250  # below this a segment is left whole (at least MIN_SEGMENT_CHARS)
     min_saving: float = 0.10  # the result must save at least this share
     min_saved_tokens: int = 50  # ... and at least this many tokens
+    # A smaller segment goes through the lossless passes only (unpadded line numbers, repeats
+    # counted), forwarded when they save at least this many tokens.
+    min_lossless_saved_tokens: int = 10
 
 
 def plan(
@@ -74,7 +77,7 @@ def plan(
         elif decision is None:
             key = text_key
             errors = len(report.errors)
-            decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors)
+            decision, replayed = decide_segment(segment, parsed.query, memo, policy, compress_fn, report.errors, lossless_fn)
             why = ERROR if len(report.errors) > errors else ""
             if decision is not None and decision.text is not None:
                 safe = with_retrieve_path(decision, segment, replayed, retrieval, report)
@@ -175,7 +178,13 @@ def estimate_tokens(text: str) -> int:
 
 
 def decide_segment(
-    segment: Segment, query: str, memo: DecisionMemo, policy: Policy, compress_fn: CompressFn, errors: list[str]
+    segment: Segment,
+    query: str,
+    memo: DecisionMemo,
+    policy: Policy,
+    compress_fn: CompressFn,
+    errors: list[str],
+    lossless_fn: CompressFn | None = None,
 ) -> tuple[Decision | None, bool]:
     if len(segment.text) < MIN_SEGMENT_CHARS:
         return None, False
@@ -187,19 +196,22 @@ def decide_segment(
         return None, False  # the provider saw it as it is; changing it now would break its cache
     context = Context(segment.tool_name, segment.tool_args, _path_argument(segment), query[-4000:], segment.source)
     try:
-        return decide(segment.text, context, policy, compress_fn), False
+        return decide(segment.text, context, policy, compress_fn, lossless_fn), False
     except Exception as e:  # fail open for this segment; the others still go through
         errors.append(f"{type(e).__name__}: {e}")
         return None, False
 
 
-def decide(text: str, context: Context, policy: Policy, compress_fn: CompressFn) -> Decision:
+def decide(text: str, context: Context, policy: Policy, compress_fn: CompressFn, lossless_fn: CompressFn | None = None) -> Decision:
     """What to forward for a fresh segment: the compressed text, or None when not worth it.
+    A segment under the policy's size goes through `lossless_fn` only (when given).
 
     The one decision rule, shared by the proxy and the benchmarks.
     """
-    if len(text) < MIN_SEGMENT_CHARS or estimate_tokens(text) < policy.min_tokens:
+    if len(text) < MIN_SEGMENT_CHARS:
         return Decision(SMALL, None, None, None)
+    if estimate_tokens(text) < policy.min_tokens:
+        return _small(text, context, policy, lossless_fn)
     result = compress_fn(text, context)
     before, after = estimate_tokens(text), estimate_tokens(result.text)
     saved = before - after
@@ -208,6 +220,18 @@ def decide(text: str, context: Context, policy: Policy, compress_fn: CompressFn)
     share = 0.0 if result.lossless else policy.min_saving
     worth = saved >= policy.min_saved_tokens and saved >= share * before and _sendable(result.text)
     return Decision(result.kind, result.text if worth else None, None, None, result.folds if worth else ())
+
+
+def _small(text: str, context: Context, policy: Policy, lossless_fn: CompressFn | None) -> Decision:
+    """A small segment: whole, unless the lossless passes save enough (a short Read's padded
+    line numbers, an Edit confirmation's)."""
+    if lossless_fn is None:
+        return Decision(SMALL, None, None, None)
+    result = lossless_fn(text, context)
+    worth = result.lossless and estimate_tokens(text) - estimate_tokens(result.text) >= policy.min_lossless_saved_tokens
+    if not worth or not _sendable(result.text):
+        return Decision(SMALL, None, None, None)
+    return Decision(result.kind, result.text, None, None)
 
 
 def _sendable(text: str) -> bool:

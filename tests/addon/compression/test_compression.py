@@ -258,12 +258,15 @@ def test_gzip_body_is_rewritten_and_stays_gzip(tmp_path: Path) -> None:
     run(scenario)
 
 
-def test_min_tokens_option_sets_the_policy(tmp_path: Path) -> None:
+def test_min_tokens_option_leaves_smaller_segments_to_the_lossless_passes(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with headroom(tmp_path, headroom_min_tokens=len(LOG)) as (rewrite, _):
+            # Under min_tokens only the lossless passes run: the log's repeated lines are
+            # counted, nothing is folded away.
             flow = make_flow(anthropic_body())
             await rewrite.request(flow)
-            assert rewrite.counters == {"unchanged": 1}
+            sent = flow.request.content.decode()
+            assert "[previous line repeated" in sent and "folded" not in sent
 
     run(scenario)
 

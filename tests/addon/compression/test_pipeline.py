@@ -228,6 +228,35 @@ def test_a_lossless_result_needs_no_share_of_the_tokens_only_enough_of_them(tmp_
     assert decide(small, Context(tool_name="Read"), Policy(min_tokens=0), lambda t, c: Result(unpad_numbers(t), "whole", True)).text is None
 
 
+def test_a_small_segment_goes_through_the_lossless_passes_only(memo: DecisionMemo) -> None:
+    # A short Read (under min_tokens) is never given to the lossy compressors, but its padded
+    # line numbers go when that saves min_lossless_saved_tokens; the decision is remembered
+    # like any other, so the same bytes go again on later requests.
+    read = "".join(f"{n:6d}→    total_{n} = price * quantity + {n}\n" for n in range(1, 21))
+    assert len(read) // 4 < Policy().min_tokens
+    lossy_calls: list[str] = []
+
+    def lossy(text: str, context: Context) -> Result:
+        lossy_calls.append(text)
+        return Result("[… 20 lines folded]", "code", False)
+
+    def lossless(text: str, context: Context) -> Result:
+        return Result(unpad_numbers(text), "whole", True)
+
+    decision = decide(read, Context(tool_name="Read"), Policy(), lossy, lossless)
+    assert decision.text == unpad_numbers(read) and decision.kind == "whole" and not lossy_calls
+    assert decide(read, Context(tool_name="Read"), Policy(), lossy).kind == "small"  # no lossless pass given
+    assert decide(read, Context(), Policy(min_lossless_saved_tokens=200), lossy, lossless).text is None
+    assert decide(read, Context(), Policy(), lossy, lambda t, c: Result(t[:100], "x", False)).text is None  # lossy: never
+
+    body = body_of(messages(read))
+    out, report = rewrite_body(body, ANTHROPIC, memo, compress_fn=lossy, lossless_fn=lossless)
+    assert tool_result_text(out, 2) == unpad_numbers(read) and not lossy_calls
+    later = body_of(messages(read, "next output that is short"))
+    out2, _ = rewrite_body(later, ANTHROPIC, memo, compress_fn=lossy, lossless_fn=lambda t, c: Result(t, "whole", True))
+    assert tool_result_text(out2, 2) == unpad_numbers(read)  # replayed from the memo
+
+
 def test_compressor_errors_leave_the_segment_and_are_reported(memo: DecisionMemo) -> None:
     def broken(text: str, context: Context) -> Result:
         raise RuntimeError("boom")
