@@ -258,6 +258,8 @@ def mark_tracebacks(plan: Plan) -> None:
     lines = plan.lines
     seen: set[tuple[str, ...]] = set()
     for start, end in traceback_blocks(lines):
+        if plan.owned[start] and plan.fold[start] is not None:
+            continue  # inside what a structure already folds (a passing test's stderr)
         plan.mark_owned(start, end)
         plan.mark_must(start, start + 1)
         frames = _frames(lines, start, end)
@@ -313,6 +315,9 @@ def mark_java_frames(plan: Plan) -> None:
         j = i
         while j < n and _AT_FRAME.match(lines[j]):
             j += 1
+        if plan.owned[i] and plan.fold[i] is not None:
+            i = j  # inside what a structure already folds (a passing test's stderr)
+            continue
         plan.mark_owned(i, j)
         plan.mark_must(i - 1, i)  # the exception line heading the frames
         library = [k for k in range(i + 1, j - 1) if _JAVA_LIBRARY.search(lines[k])]

@@ -3,7 +3,9 @@
 Understands pytest (progress, -v, FAILURES/ERRORS, warnings summary, short summary), unittest
 and Django's runtests.py (dots, `... ok`, ERROR:/FAIL: blocks), sympy's bin/test, go test,
 cargo test, jest/vitest and Maven surefire. Tracebacks, errors, query matches and the ends
-of the output are then handled as in a log (compressors.log_output).
+of the output are then handled as in a log (compressors.log_output). In a run that passed,
+what the tests wrote to stderr folds (on Claude Code's sessions it was most of a passing
+vitest run, and held none of the needles).
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ _FAILING = re.compile(
 # Headers of a failure's own output: go's `--- FAIL:`, cargo's `---- name stdout ----`, jest's `●`.
 _BLOCK_HEAD = re.compile(r"^(\s*--- FAIL: |---- \S+ stdout ----|\s*● )")
 BLOCK_MUST_LINES = 15  # the first lines of such a block (message, expected/received) always stay
+# vitest's console output captured from one test, up to a blank line: `stderr | file > suite > test`.
+_CAPTURED_STDERR = re.compile(r"^stderr \| \S")
+CAPTURED = Reason("line", "stderr of passing tests")
+_FAILED_COUNT = re.compile(r"\b[1-9]\d* (failed|failing|errors?)\b", re.IGNORECASE)
+_PASSED_COUNT = re.compile(r"\b\d+ (passed|passing)\b")
 _SECTION = re.compile(r"^(=+|-+) (.+?) (=+|-+)$")
 _SEPARATOR = re.compile(r"^(=|-){20,}$")
 _WARNING_MESSAGE = re.compile(r"^\s+\S.*?(\w*Warning): (.*)$")
@@ -88,6 +95,7 @@ def select_test(lines: list[str], context: Context) -> Selection:
     mark_sections(plan)
     mark_unittest_blocks(plan)
     mark_failure_blocks(plan)
+    mark_passing_stderr(plan)
     return finish(log_plan(lines, context, plan), TRIM_RATIO, TRIM_MIN_CHARS)
 
 
@@ -219,6 +227,38 @@ def mark_failure_blocks(plan: Plan) -> None:
             name = line.split()[2]
             start = next((m for m in range(k - 1, max(-1, k - 200), -1) if lines[m].lstrip().startswith(f"=== RUN   {name}")), k)
             plan.mark_must(start + 1, k)
+
+
+def mark_passing_stderr(plan: Plan) -> None:
+    """In a run whose summary reports passes and no failure, what tests wrote to stderr
+    (vitest's `stderr | file > test` blocks: errors the code under test logs on the paths the
+    tests exercise) folds, header and all. What they wrote to stdout (often the agent's own
+    debug prints) stays, and nothing folds in a run with a failure."""
+    lines, n = plan.lines, len(plan.lines)
+    if not _run_passed(lines):
+        return
+    for k, line in enumerate(lines):
+        if not _CAPTURED_STDERR.match(line):
+            continue
+        j = k + 1
+        while j < n and lines[j].strip() and not _CAPTURED_STDERR.match(lines[j]):
+            j += 1
+        if j < n and not lines[j].strip():
+            j += 1  # the blank line that ends the block goes with it
+        for q in range(k, j):
+            if not plan.must[q]:
+                plan.fold[q] = CAPTURED
+        plan.mark_owned(k, j)
+
+
+def _run_passed(lines: list[str]) -> bool:
+    """Whether the output holds a summary that counts passes and no failing test or error."""
+    summaries = [line for line in lines if _SUMMARY.match(line)]
+    return (
+        any(_PASSED_COUNT.search(line) for line in summaries)
+        and not any(_FAILED_COUNT.search(line) for line in summaries)
+        and not any(_FAILING.match(line) for line in lines)
+    )
 
 
 def _indent(line: str) -> int:

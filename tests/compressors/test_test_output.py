@@ -533,3 +533,39 @@ def test_progress_line_with_failures_survives_trimming() -> None:
     lines, selection, out = run(text)
     assert "tests/test_sync.py ..........F.............................              [100%]" in out.split("\n")
     assert "[… 39 passing test lines folded]" in notes(selection)
+
+
+def _vitest(failed: bool = False, summary: bool = True) -> str:
+    out = ["> shop@1.0.0 test", "> vitest", "", " RUN  v3.1.4 /home/dev/shop", ""]
+    out += [f" ✓ test/unit/module{k}.test.ts ({k + 2} tests) {k + 3}ms" for k in range(12)]
+    if failed:
+        out += [" ❯ test/api/email.test.ts (7 tests | 1 failed) 14ms", "   × accepts valid emails 5ms"]
+    for k in range(6):  # the code under test logs the error path each test exercises
+        out += [
+            f"stderr | test/api/email.test.ts > PersonValidator > rejects address {k}",
+            f"[batchEmailValidation] Batch query failed for address-{k}: TypeError: Cannot read properties of undefined (reading 'data')",
+            "    at searchPeopleByEmails (/home/dev/shop/src/objects/people-write.ts:69:18)",
+            "    at processTicksAndRejections (node:internal/process/task_queues:105:5)",
+            f"    at /home/dev/shop/test/api/email.test.ts:{70 + k}:24",
+            "",
+        ]
+    out += ["stdout | test/utils/postal.test.ts > maps postal_code", 'Current mapping result for postal_code: "postal_code"', ""]
+    if summary:
+        counts = "1 failed | 6 passed (7)" if failed else "7 passed (7)"
+        out += ["", f" Test Files  {'1 failed | 12 passed' if failed else '13 passed'} (13)", f"      Tests  {counts}", "   Duration  2.31s"]
+    return "\n".join(out)
+
+
+def test_what_passing_tests_wrote_to_stderr_folds_in_a_run_without_failures() -> None:
+    lines, selection, out = run(_vitest(), Context(tool_name="Bash", tool_args={"command": "npm test"}))
+    assert "[… 48 lines folded: passing test lines, stderr of passing tests]" in out.split("\n")
+    assert "Batch query failed" not in out and "stderr |" not in out
+    # what tests printed to stdout (an agent's own debug print) stays, and so does the summary
+    assert 'Current mapping result for postal_code: "postal_code"' in out and "      Tests  7 passed (7)" in out
+
+
+@pytest.mark.parametrize("variant", [{"failed": True}, {"summary": False}])
+def test_stderr_of_tests_stays_in_a_failing_run_or_one_without_its_summary(variant: dict) -> None:
+    lines, selection, out = run(_vitest(**variant), Context(tool_name="Bash", tool_args={"command": "npm test"}))
+    assert "stderr of passing tests" not in out
+    assert "[batchEmailValidation] Batch query failed for address-0: TypeError: Cannot read properties of undefined (reading 'data')" in out
