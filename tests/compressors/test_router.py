@@ -198,7 +198,8 @@ def _vitest_run(repeats: int) -> str:
         "",
     ]
     passes = [f" ✓ test/unit/module{k}.test.ts (4 tests) {k + 3}ms" for k in range(40)]
-    summary = [" Test Files  41 passed (41)", "      Tests  167 passed (167)", "   Duration  2.31s"]
+    # a failing run: what its tests wrote to stderr is kept (test_output)
+    summary = [" Test Files  1 failed | 40 passed (41)", "      Tests  1 failed | 166 passed (167)", "   Duration  2.31s"]
     return "\n".join(["> app@1.0.0 test", "> vitest", "", *passes, "", *summary, *stack * repeats])
 
 
@@ -209,7 +210,7 @@ def test_blocks_a_compressor_kept_that_repeat_back_to_back_go_once_with_a_count(
     out = result.text.split("\n")
     assert "[previous 5 lines repeated 11 more times]" in out
     assert out.count("    at searchPeopleByEmails (/srv/app/src/objects/people-write.ts:69:18)") == 1
-    assert "      Tests  167 passed (167)" in out
+    assert "      Tests  1 failed | 166 passed (167)" in out
     # A text that already holds a line shaped like that note is left to the compressor alone.
     shaped = text + "\n[previous 2 lines repeated 3 more times]"
     assert "[previous 5 lines repeated 11 more times]" not in compress(shaped, Context(tool_name="Bash", tool_args={"command": "npm test"})).text
