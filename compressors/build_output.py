@@ -152,6 +152,15 @@ def parse_diagnostics(lines: list[str]) -> tuple[list[Diagnostic], list[int]]:
     return diagnostics, owner
 
 
+def diagnostic_share(lines: list[str], min_diagnostics: int = 3) -> float:
+    """The share of lines that are diagnostics, their code frames or the file lines heading
+    them; 0 with fewer than `min_diagnostics` diagnostics."""
+    diagnostics, owner = parse_diagnostics(lines)
+    if not lines or len(diagnostics) < min_diagnostics:
+        return 0.0
+    return sum(o >= 0 or _is_file_header(lines, k) for k, o in enumerate(owner)) / len(lines)
+
+
 def _is_note(line: str) -> bool:
     m = _LOCATED.match(line)
     return bool(m and m.group("sev").lower() in ("note", "info", "hint"))

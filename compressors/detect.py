@@ -163,11 +163,20 @@ def kind_from_content(text: str) -> str:
         return "test"  # verbose results cut before their summary (Claude Code keeps 30,000 chars)
     if sum(bool(_GREP_LINE.match(line)) for line in lines) >= 0.6 * len(lines):
         return "search"
+    if _looks_like_diagnostics(lines):
+        return "build"
     if sum(bool(_LOG_LINE.search(line)) for line in lines) >= 0.3 * len(lines) or "Traceback (most recent call last)" in text:
         return "log"
     if sum(bool(_CODE_HINT.match(line)) for line in lines) >= max(2, 0.05 * len(lines)):
         return "code"
     return "text"
+
+
+def _looks_like_diagnostics(lines: list[str]) -> bool:
+    """Mostly linter or compiler diagnostics, whatever ran them: a pre-commit hook's lint, a CI log."""
+    from compressors.build_output import diagnostic_share  # the build compressor's own parser
+
+    return diagnostic_share(lines) >= 0.5
 
 
 def _looks_like_html(head: str) -> bool:

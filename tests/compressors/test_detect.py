@@ -149,3 +149,17 @@ def test_vitest_output_is_test_output_with_or_without_its_summary() -> None:
 def test_a_checklist_of_ticks_is_not_test_output() -> None:
     checks = "\n".join(f"✓ {name}\tpass\t{n}m{n}s\thttps://github.com/o/r/actions/runs/{n}" for n, name in enumerate(["build", "lint", "e2e", "docs"] * 5))
     assert kind_from_content(checks) != "test"
+
+
+def test_lint_output_is_build_output_whatever_ran_it() -> None:
+    # A commit whose pre-commit hook ran eslint: the command says nothing, the lines do.
+    files = [
+        line
+        for f in range(6)
+        for line in (f"/home/dev/web/src/module{f}.ts", *[f"  {10 + k}:5  warning  Unexpected any. Specify a different type  @typescript-eslint/no-explicit-any" for k in range(4)], "")
+    ]
+    hook = "\n".join(["[main 3bc489a] Fix flaky tests", " 2 files changed, 160 insertions(+), 281 deletions(-)", "", "> web@1.0.0 lint", "> eslint src", "", *files, "✖ 24 problems (0 errors, 24 warnings)"])
+    context = bash('git add -A && git commit -m "Fix flaky tests"')
+    assert kind_from_tool(context) is None and choose_kind(hook, context) == "build"
+    prose = "\n".join(["[main 3bc489a] Fix flaky tests", " 2 files changed, 160 insertions(+), 281 deletions(-)", " create mode 100644 src/a.ts"])
+    assert choose_kind(prose, context) != "build"
