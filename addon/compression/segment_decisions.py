@@ -36,8 +36,8 @@ class Policy:
     min_tokens: int = 250  # below this a segment is left whole (at least MIN_SEGMENT_CHARS)
     min_saving: float = 0.10  # the result must save at least this share
     min_saved_tokens: int = 50  # ... and at least this many tokens
-    # A smaller segment goes through the lossless passes only (unpadded line numbers, repeats
-    # counted), forwarded when they save at least this many tokens.
+    # A lossless result (unpadded line numbers, repeats counted) goes when it saves at least
+    # this many; a segment under min_tokens gets only the lossless passes.
     min_lossless_saved_tokens: int = 10
 
 
@@ -204,33 +204,40 @@ def decide_segment(
 
 def decide(text: str, context: Context, policy: Policy, compress_fn: CompressFn, lossless_fn: CompressFn | None = None) -> Decision:
     """What to forward for a fresh segment: the compressed text, or None when not worth it.
-    A segment under the policy's size goes through `lossless_fn` only (when given).
+    A segment under the policy's size, or one whose compressed form is not worth sending, gets
+    what `lossless_fn` (when given) can do.
 
     The one decision rule, shared by the proxy and the benchmarks.
     """
     if len(text) < MIN_SEGMENT_CHARS:
         return Decision(SMALL, None, None, None)
     if estimate_tokens(text) < policy.min_tokens:
-        return _small(text, context, policy, lossless_fn)
+        return _lossless(text, context, policy, lossless_fn) or Decision(SMALL, None, None, None)
     result = compress_fn(text, context)
-    before, after = estimate_tokens(text), estimate_tokens(result.text)
-    saved = before - after
-    # A lossless result (numbers unpadded, repeats counted) loses nothing: any saving worth a
-    # rewrite will do. A lossy one must also save a share of the text.
-    share = 0.0 if result.lossless else policy.min_saving
-    worth = saved >= policy.min_saved_tokens and saved >= share * before and _sendable(result.text)
-    return Decision(result.kind, result.text if worth else None, None, None, result.folds if worth else ())
+    if _worth(text, result, policy):
+        return Decision(result.kind, result.text, None, None, result.folds)
+    if not result.lossless and (fallback := _lossless(text, context, policy, lossless_fn)) is not None:
+        return fallback  # the lossy form saved too little; unpadding and counted repeats still go
+    return Decision(result.kind, None, None, None)
 
 
-def _small(text: str, context: Context, policy: Policy, lossless_fn: CompressFn | None) -> Decision:
-    """A small segment: whole, unless the lossless passes save enough (a short Read's padded
-    line numbers, an Edit confirmation's)."""
+def _worth(text: str, result: Result, policy: Policy) -> bool:
+    """A lossless result (numbers unpadded, repeats counted) loses nothing: any saving worth a
+    rewrite will do. A lossy one must also save a share of the text, and more tokens."""
+    saved = estimate_tokens(text) - estimate_tokens(result.text)
+    if result.lossless:
+        return saved >= policy.min_lossless_saved_tokens and _sendable(result.text)
+    return saved >= policy.min_saved_tokens and saved >= policy.min_saving * estimate_tokens(text) and _sendable(result.text)
+
+
+def _lossless(text: str, context: Context, policy: Policy, lossless_fn: CompressFn | None) -> Decision | None:
+    """What the lossless passes make of a text (a short Read's padded line numbers, an Edit
+    confirmation's), when that is worth sending."""
     if lossless_fn is None:
-        return Decision(SMALL, None, None, None)
+        return None
     result = lossless_fn(text, context)
-    worth = result.lossless and estimate_tokens(text) - estimate_tokens(result.text) >= policy.min_lossless_saved_tokens
-    if not worth or not _sendable(result.text):
-        return Decision(SMALL, None, None, None)
+    if not result.lossless or not _worth(text, result, policy):
+        return None
     return Decision(result.kind, result.text, None, None)
 
 

@@ -186,7 +186,7 @@ def test_small_saving_is_not_applied_and_remembered_as_unchanged(memo: DecisionM
 
     def trim_last_line(text: str, context: Context) -> Result:
         calls.append(text)
-        return Result(text.rsplit("\n", 1)[0], "trim")
+        return Result(text.rsplit("\n", 1)[0], "trim", False)
 
     body = body_of(messages(LOG))
     out, report = rewrite_body(body, ANTHROPIC, memo, compress_fn=trim_last_line)
@@ -217,14 +217,14 @@ def test_saving_threshold_is_a_share_of_tokens(memo: DecisionMemo, tmp_path: Pat
 
 def test_a_lossless_result_needs_no_share_of_the_tokens_only_enough_of_them(tmp_path: Path) -> None:
     # Unpadding a Read's line numbers saves ~1 token a line, often under min_saving: nothing is
-    # lost, so it goes whenever it saves min_saved_tokens; the same saving, lossy, does not.
+    # lost, so it goes whenever it saves min_lossless_saved_tokens; the same saving, lossy, does not.
     read = "".join(f"{n:6d}→    value_{n} = compute(value_{n - 1}, step={n})  # a longer line of source\n" for n in range(1, 400))
     unpadded = Result(unpad_numbers(read), "whole", True)
     assert len(unpadded.text) > 0.9 * len(read)  # under the 10 % share
     for lossless, expected in ((True, unpadded.text), (False, None)):
         decision = decide(read, Context(tool_name="Read"), Policy(), lambda t, c: replace(unpadded, lossless=lossless))
         assert decision.text == expected, lossless
-    small = read[: 40 * 30]  # ~150 characters saved: under min_saved_tokens
+    small = "".join(read.splitlines(keepends=True)[:7])  # 35 characters saved: under min_lossless_saved_tokens
     assert decide(small, Context(tool_name="Read"), Policy(min_tokens=0), lambda t, c: Result(unpad_numbers(t), "whole", True)).text is None
 
 
@@ -255,6 +255,22 @@ def test_a_small_segment_goes_through_the_lossless_passes_only(memo: DecisionMem
     later = body_of(messages(read, "next output that is short"))
     out2, _ = rewrite_body(later, ANTHROPIC, memo, compress_fn=lossy, lossless_fn=lambda t, c: Result(t, "whole", True))
     assert tool_result_text(out2, 2) == unpad_numbers(read)  # replayed from the memo
+
+
+def test_a_lossy_result_that_saves_too_little_leaves_the_lossless_passes_to_do_what_they_can() -> None:
+    # A long prose Read whose selection saves under min_saving is not sent lossy; its padded
+    # line numbers still go (losslessly), rather than the whole text.
+    read = "".join(f"{n:6d}→- note {n}: the importer retries page {n} and logs nothing useful at all\n" for n in range(1, 200))
+
+    def barely(text: str, context: Context) -> Result:
+        return Result(text[: int(len(text) * 0.97)] + "\n[… 6 lines folded]", "text", False)
+
+    def lossless(text: str, context: Context) -> Result:
+        return Result(unpad_numbers(text), "text", True)
+
+    decision = decide(read, Context(tool_name="Read"), Policy(), barely, lossless)
+    assert decision.text == unpad_numbers(read) and decision.folds == ()
+    assert decide(read, Context(tool_name="Read"), Policy(), barely).text is None
 
 
 def test_compressor_errors_leave_the_segment_and_are_reported(memo: DecisionMemo) -> None:
