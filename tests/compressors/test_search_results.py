@@ -84,7 +84,7 @@ def test_grep_context_lines_with_dashed_paths_and_separators() -> None:
     out = run(lines)
     notes = [line for line in out if NOTE_PATTERN.fullmatch(line)]
     # the busy file's context lines fold with its matches (so the unit is "line"), under its name
-    assert notes == ["[… 52 lines folded: in src/my-app/api-client.js]"]  # 38 of 90 kept
+    assert notes == ["[… 51 lines folded: in src/my-app/api-client.js]"]  # whole hunks in order: 39 of 90 kept
     assert out[-2:] == lines[-2:]
     assert out[:3] == lines[:3]
 
@@ -288,3 +288,23 @@ def test_default_budget_still_keeps_query_matches_on_top() -> None:
     assert out[:28] == lines[:28]
     assert out[28] == "[… 17 matching lines folded: in django/db/models/query.py]"
     assert out[-5:] == lines[-5:]
+
+
+def test_a_files_first_hunk_stays_whole_and_a_later_one_keeps_the_lines_nearest_its_match() -> None:
+    # `grep -n -C 30 'createClient'`: the context around a match is a range the model chose.
+    # The file's first hunk stays whole; a later one over the budget keeps its match and the
+    # lines nearest to it, after the match first (a definition's body), not its first lines.
+    path = "test/types/test-types.ts"
+    first = [f"{path}-4-import {{ vi }} from 'vitest';", f"{path}:5:import {{ createClient }} from './client';", f"{path}-6-"]
+    hunk = [f"{path}-{n}-  field_{n}?: string;" for n in range(18, 48)]
+    hunk += [f"{path}:48:export function createClient(): Client {{"]
+    hunk += [f"{path}-{n}-    call_{n}: vi.fn()," for n in range(49, 79)]
+    lines = first + ["--"] + hunk
+    out = run(lines)
+    assert out[:4] == first + ["--"]
+    assert f"{path}:48:export function createClient(): Client {{" in out
+    assert all(f"{path}-{n}-    call_{n}: vi.fn()," in out for n in range(49, 58))  # the body right after it
+    assert f"{path}-18-  field_18?: string;" not in out  # the far end of the before-context folds
+    assert sum(line in out for line in hunk[31:]) >= sum(line in out for line in hunk[:30])
+    assert any(NOTE_PATTERN.fullmatch(line) for line in out)
+    assert run(hunk) == hunk  # one hunk alone: whole
