@@ -39,9 +39,11 @@ _HTML_TOOLS = {"webfetch", "web_fetch", "fetch", "browse", "scrape"}
 # A background shell's output polled by id (Claude Code's BashOutput): a log, newest last.
 _PROCESS_OUTPUT_TOOLS = {"bashoutput", "bash_output"}
 # Outputs the model acts on exactly and that are short or already distilled: Claude Code's edit
-# confirmations (the snippet it edits from next) and sub-agent reports. Left whole. (Claude Code's
-# own names: SWE-agent's `edit` prints a window the corpus shows is worth compressing.)
-_WHOLE_TOOLS = {"Edit", "MultiEdit", "Write", "NotebookEdit", "Task", "Agent"}
+# confirmations (the snippet it edits from next), sub-agent reports, and the user's own words
+# (the plan the user approved, which ExitPlanMode hands back whole for the model to carry out,
+# and the answers to its questions). Left whole. (Claude Code's own names: SWE-agent's `edit`
+# prints a window the corpus shows is worth compressing.)
+_WHOLE_TOOLS = {"Edit", "MultiEdit", "Write", "NotebookEdit", "Task", "Agent", "ExitPlanMode", "AskUserQuestion"}
 
 _DIFF_RE = re.compile(r"^(diff --git |--- a/|\+\+\+ b/|@@ -\d+(,\d+)? \+\d+(,\d+)? @@)", re.MULTILINE)
 _HTML_DOC = re.compile(r"^\s*<!doctype html\b", re.IGNORECASE | re.MULTILINE)

@@ -214,3 +214,13 @@ def test_blocks_a_compressor_kept_that_repeat_back_to_back_go_once_with_a_count(
     # A text that already holds a line shaped like that note is left to the compressor alone.
     shaped = text + "\n[previous 2 lines repeated 3 more times]"
     assert "[previous 5 lines repeated 11 more times]" not in compress(shaped, Context(tool_name="Bash", tool_args={"command": "npm test"})).text
+
+
+@pytest.mark.parametrize("tool", ["ExitPlanMode", "AskUserQuestion"])
+def test_the_users_approved_plan_and_answers_are_left_whole(tool: str) -> None:
+    # ExitPlanMode hands back the plan the user approved, for the model to carry out next; it
+    # reads as prose, and the prose model would drop steps of it.
+    steps = "\n".join(f"{n}. Update `src/module_{n}.ts` so that the importer retries page {n} before giving up on it." for n in range(1, 80))
+    text = "User has approved your plan. You can now start coding.\n\n## Approved Plan:\n# Importer retries\n\n" + steps
+    assert compress(text, Context(tool_name=tool, tool_args={})).text == text
+    assert compress(text, Context(tool_name="mcp__notes__read", tool_args={})).text != text  # prose elsewhere is compressed
