@@ -26,7 +26,7 @@ _MASKS = (
 )
 _VARIABLE = re.compile(r"[\d|\[]")  # lines without these have nothing to mask
 _COLLAPSE = re.compile(r"(?:<\*>[ ./:,\-]*)+<\*>")
-_NOTE_LIKE = re.compile(r"^\[(previous line repeated \d+ more times|lines \d+-\d+ repeat line \d+)\]$")
+_NOTE_LIKE = re.compile(r"^\[(previous (line|\d+ lines) repeated \d+ more times?|lines \d+-\d+ repeat line \d+)\]$")
 TEMPLATE_DETAIL_CHARS = 100  # a note quotes at most this much of a template
 
 

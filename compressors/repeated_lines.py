@@ -17,6 +17,8 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)
 _NOTE = re.compile(r"^\[(previous (line|\d+ lines) repeated \d+ more times?|lines \d+-\d+ repeat line \d+)\]$", re.M)
 MIN_RUN = 3  # shorter runs of one line cost about as much to describe as to keep
 MAX_PERIOD = 60  # longest block of lines looked for as a repeat
+# A repeat note that counts the written lines before it (a numbered one names its lines).
+_COUNTING_NOTE = re.compile(r"^\[previous (?:line|(\d+) lines) repeated \d+ more times?\]$")
 
 
 def strip_ansi(text: str) -> str:
@@ -32,7 +34,7 @@ def fold_repeated_lines(text: str) -> Result:
     Numbered file reads keep the first line's number and say which line numbers repeat it,
     so line numbers stay exact.
     """
-    if _NOTE.search(text):
+    if has_repeat_notes(text):
         return Result(text, "repeated_lines", False, ())
     numbered = split_numbered(text)
     if numbered is not None:
@@ -44,9 +46,9 @@ def fold_repeated_lines(text: str) -> Result:
 
 
 def has_repeat_notes(text: str) -> bool:
-    """Whether a text already holds lines shaped like this module's notes (then folding it
-    again could not be undone unambiguously)."""
-    return _NOTE.search(text) is not None
+    """Whether a text already holds lines shaped like this module's notes, once its terminal
+    codes are stripped (then folding it again could not be undone unambiguously)."""
+    return _NOTE.search(strip_ansi(text)) is not None
 
 
 def fold_repeated_blocks(lines: list[str]) -> tuple[list[str], list[Fold]]:
@@ -62,11 +64,15 @@ def fold_repeated_blocks(lines: list[str]) -> tuple[list[str], list[Fold]]:
     notes_before = [0]  # notes_before[k]: fold-note lines among lines[:k]
     for line in lines:
         notes_before.append(notes_before[-1] + _is_note_line(line))
+    counted_before = [0]  # counted_before[k]: lines among lines[:k] that a later repeat note counts
+    counted = _counted_by_notes(lines)
+    for flag in counted:
+        counted_before.append(counted_before[-1] + flag)
     out: list[str] = []
     folds: list[Fold] = []
     i, n = 0, len(lines)
     while i < n:
-        period, copies, note = _best_repeat(lines, code, i, positions[code[i]], notes_before)
+        period, copies, note = _best_repeat(lines, code, i, positions[code[i]], notes_before, counted_before)
         out.extend(lines[i : i + period])
         if copies:
             out.append(note)
@@ -75,7 +81,22 @@ def fold_repeated_blocks(lines: list[str]) -> tuple[list[str], list[Fold]]:
     return out, folds
 
 
-def _best_repeat(lines: list[str], code: list[int], i: int, at: list[int], notes_before: list[int]) -> tuple[int, int, str]:
+def _counted_by_notes(lines: list[str]) -> list[bool]:
+    """The lines an earlier pass's repeat note counts (`[previous 4 lines repeated …]` the 4
+    written lines before it, `[previous line …]` the one): folding any of them again would
+    make that note count lines that are no longer written."""
+    counted = [False] * len(lines)
+    for q, line in enumerate(lines):
+        if m := _COUNTING_NOTE.match(line):
+            span = int(m.group(1) or 1)
+            for k in range(max(0, q - span), q):
+                counted[k] = True
+    return counted
+
+
+def _best_repeat(
+    lines: list[str], code: list[int], i: int, at: list[int], notes_before: list[int], counted_before: list[int]
+) -> tuple[int, int, str]:
     """(period, extra copies, note) of the repeat that saves most from line i; (1, 0, "") for none."""
     if not lines[i].strip() or notes_before[i + 1] > notes_before[i]:
         return 1, 0, ""
@@ -92,6 +113,9 @@ def _best_repeat(lines: list[str], code: list[int], i: int, at: list[int], notes
             copies += 1
         if not copies or (period == 1 and copies + 1 < MIN_RUN):
             continue
+        end = i + period * (copies + 1)
+        if counted_before[end] > counted_before[j] or (end < len(lines) and _COUNTING_NOTE.match(lines[end])):
+            continue  # would fold lines an existing note counts, or put a note before one
         if period == 1:
             note = f"[previous line repeated {copies} more times]"
         else:

@@ -160,13 +160,25 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
         shortened = shorten_context_paths(result.text)
         if shortened != result.text:
             result = replace(result, text=shortened)
-    if result.kind not in _NOT_LINES and settings.mode(result.kind) != "off" and not has_repeat_notes(text):
+    if _folds_repeats_after(result, text, settings):
         # Lossless, after the lines are chosen: blocks the compressor kept that repeat back to
         # back (one stack trace logged by every test) go once, with a count.
         lines, repeats = fold_repeated_blocks(result.text.split("\n"))
         if repeats:
             result = replace(result, text="\n".join(lines))
     return result
+
+
+def _folds_repeats_after(result: Result, text: str, settings: Settings) -> bool:
+    """Whether the repeat pass runs on a compressor's result: lines of the output, chosen by a
+    compressor that is on (in lossless mode the pass already ran), not an envelope's (each part
+    was routed, and its repeats folded, on its own), and no note-shaped line in the text."""
+    return (
+        result.kind not in _NOT_LINES
+        and settings.mode(result.kind) == "on"
+        and not any(envelope.match(text) for envelope in _ENVELOPES)
+        and not has_repeat_notes(text)
+    )
 
 
 def _route(text: str, context: Context, kind: str, settings: Settings) -> Result:

@@ -271,16 +271,23 @@ def _hunks(indices: list[int]) -> list[list[int]]:
 
 def _nearest(hunk: list[int], room: int, context: set[int]) -> list[int]:
     """`room` lines of a hunk: its match lines first, then context lines by distance to the
-    nearest match, a line after a match before one before it."""
+    nearest match, a line after a match before one before it (one sweep each way: linear)."""
     matches = [i for i in hunk if i not in context]
     if not matches:
         return hunk[:room]
-
-    def rank(i: int) -> tuple[int, int, int]:
-        distance, before = min((abs(i - m), int(i < m)) for m in matches)
-        return distance, before, i
-
-    return (matches + sorted((i for i in hunk if i in context), key=rank))[:room]
+    far = len(hunk) + 1
+    after = [far] * len(hunk)  # distance to the nearest match above (the line comes after it)
+    before = [far] * len(hunk)  # distance to the nearest match below
+    last = None
+    for k, i in enumerate(hunk):
+        last = k if i not in context else last
+        after[k] = k - last if last is not None else far
+    last = None
+    for k in range(len(hunk) - 1, -1, -1):
+        last = k if hunk[k] not in context else last
+        before[k] = last - k if last is not None else far
+    rank = {i: min((after[k], 0), (before[k], 1)) + (i,) for k, i in enumerate(hunk) if i in context}
+    return (matches + sorted(rank, key=rank.__getitem__))[:room]
 
 
 def _keep_structure(lines: list[str], layout: Layout, keep: list[bool]) -> None:

@@ -3,6 +3,7 @@ string left as it is; lossy results only with a way back to their originals."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -124,9 +125,11 @@ def earlier_output_decision(segment: Segment, key: str, earlier: EarlierOutputs,
 def with_retrieve_path(
     decision: Decision, segment: Segment, replayed: bool, retrieval: RetrievalPath | None, report: RewriteReport
 ) -> Decision | None:
-    """Make a lossy decision safe to forward: markers need a retrieve path and a stored original."""
-    ids = marker_ids(decision.text or "")
-    unmarked = NOTE_PATTERN.search(MARKER_ID.sub("", decision.text or "")) is not None
+    """Make a lossy decision safe to forward: markers need a retrieve path and a stored original.
+    Notes and markers the original text holds itself (a file about Headroom) are not folds."""
+    quoted = set(marker_ids(segment.text))
+    ids = [i for i in marker_ids(decision.text or "") if i not in quoted]
+    unmarked = bool(Counter(NOTE_PATTERN.findall(MARKER_ID.sub("", decision.text or ""))) - Counter(NOTE_PATTERN.findall(segment.text)))
     if not ids and not unmarked:
         return decision  # lossless: nothing to retrieve
     if retrieval is None:

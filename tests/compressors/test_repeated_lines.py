@@ -367,3 +367,20 @@ def test_distinct_inputs_never_fold_to_the_same_text() -> None:
     assert folded.lossless
     # the same text from two inputs is allowed only if the second does not claim losslessness
     assert folded.text != literal.text or not literal.lossless
+
+
+def test_a_second_pass_never_folds_lines_an_earlier_note_counts() -> None:
+    # `[previous 4 lines repeated 1 more time]` counts the four written lines before it: folding
+    # the E run among them would leave the note counting a note.
+    a, e = "a" * 50, "e" * 50
+    first = fold_repeated_lines("\n".join(["x", a, e, e, e, a, e, e, e, "y"])).text.split("\n")
+    assert first == ["x", a, e, e, e, "[previous 4 lines repeated 1 more time]", "y"]
+    assert fold_repeated_blocks(first) == (first, [])
+    single = [a, "b" * 50, "b" * 50, "[previous line repeated 4 more times]", a, "b" * 50, "b" * 50, "[previous line repeated 4 more times]"]
+    assert fold_repeated_blocks(single)[0] == single  # never a note right before another
+
+
+def test_a_note_shaped_line_behind_terminal_codes_leaves_the_text_alone() -> None:
+    text = f"start\n{LONG}\n\x1b[2m[previous line repeated 3 more times]\x1b[0m\nmid\n{LONG}\n{LONG}\n{LONG}\nend"
+    result = fold_repeated_lines(text)
+    assert result.text == text and not result.lossless

@@ -224,3 +224,15 @@ def test_the_users_approved_plan_and_answers_are_left_whole(tool: str) -> None:
     text = "User has approved your plan. You can now start coding.\n\n## Approved Plan:\n# Importer retries\n\n" + steps
     assert compress(text, Context(tool_name=tool, tool_args={})).text == text
     assert compress(text, Context(tool_name="mcp__notes__read", tool_args={})).text != text  # prose elsewhere is compressed
+
+
+def test_an_envelopes_parts_get_the_repeat_pass_under_their_own_kind() -> None:
+    # mini-swe-agent's head/tail envelope: a log head and a test tail; with tests turned off the
+    # tail comes back exactly as it was, repeats and all.
+    head = "\n".join(f"2025-01-01T00:00:{k:02d} INFO worker {k} started on port {8000 + k}" for k in range(40))
+    block = ["FAIL tests/test_api.py::test_create - AssertionError: expected 201, got 500 from the create endpoint", "    at create (src/api.py:88)"]
+    tail = "\n".join([*block * 6, "========== 6 failed, 40 passed in 3.21s =========="])
+    text = f"<returncode>1</returncode>\n<warning>long</warning><output_head>\n{head}\n</output_head>\n<elided_chars>\n9000 characters elided\n</elided_chars>\n<output_tail>\n{tail}\n</output_tail>"
+    result = compress(text, Context(tool_name="bash", tool_args={"command": "./run_all.sh"}), settings=Settings(modes={"test": "off"}))
+    assert result.kind != "test"  # the head's kind: the envelope reports its first part's
+    assert tail in result.text and "repeated" not in result.text.split("<output_tail>")[1]

@@ -273,6 +273,25 @@ def test_a_lossy_result_that_saves_too_little_leaves_the_lossless_passes_to_do_w
     assert decide(read, Context(tool_name="Read"), Policy(), barely).text is None
 
 
+def test_fold_notes_the_original_quotes_are_not_folds(tmp_path: Path) -> None:
+    # A Read of a file about Headroom quotes a fold note; unpadding it is lossless: nothing is
+    # stored, no marker is added, and the quoted note arrives exactly as the file has it.
+    from addon.retrieval.original_store import open_store
+    from addon.compression.pipeline import RetrievalPath
+
+    quoted = "`[… 1,240 lines folded]` stands for the lines a compressor removed"
+    read = "".join(f"{n:6d}→    {quoted if n == 3 else f'line {n} of the notes module'}\n" for n in range(1, 21))
+    memo = DecisionMemo(tmp_path / "memo")
+    retrieval = RetrievalPath(open_store(tmp_path, None), "owner", ANTHROPIC)
+    lossless = lambda t, c: Result(unpad_numbers(t), "whole", True)  # noqa: E731
+    try:
+        out, report = rewrite_body(body_of(messages(read)), ANTHROPIC, memo, compress_fn=lossless, retrieval=retrieval, lossless_fn=lossless)
+    finally:
+        memo.close()
+    assert tool_result_text(out, 2) == unpad_numbers(read) and f"3→    {quoted}" in tool_result_text(out, 2)
+    assert report.markers == 0 and "tools" not in json.loads(out)
+
+
 def test_compressor_errors_leave_the_segment_and_are_reported(memo: DecisionMemo) -> None:
     def broken(text: str, context: Context) -> Result:
         raise RuntimeError("boom")
