@@ -17,6 +17,10 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)
 _NOTE = re.compile(r"^\[(previous (line|\d+ lines) repeated \d+ more times?|lines \d+-\d+ repeat line \d+)\]$", re.M)
 MIN_RUN = 3  # shorter runs of one line cost about as much to describe as to keep
 MAX_PERIOD = 60  # longest block of lines looked for as a repeat
+# Periods tried from one line: its next few occurrences. A block whose first line recurs more
+# often inside it is found from a later line of it (its folds start there); trying every
+# occurrence cost 3x on a log that alternates one line with a counter.
+MAX_CANDIDATES = 8
 # A repeat note that counts the written lines before it (a numbered one names its lines).
 _COUNTING_NOTE = re.compile(r"^\[previous (?:line|(\d+) lines) repeated \d+ more times?\]$")
 
@@ -72,7 +76,12 @@ def fold_repeated_blocks(lines: list[str]) -> tuple[list[str], list[Fold]]:
     folds: list[Fold] = []
     i, n = 0, len(lines)
     while i < n:
-        period, copies, note = _best_repeat(lines, code, i, positions[code[i]], notes_before, counted_before)
+        at = positions[code[i]]
+        if len(at) == 1:  # a line seen once starts no repeat (most lines: keep this loop cheap)
+            out.append(lines[i])
+            i += 1
+            continue
+        period, copies, note = _best_repeat(lines, code, i, at, notes_before, counted_before)
         out.extend(lines[i : i + period])
         if copies:
             out.append(note)
@@ -87,7 +96,7 @@ def _counted_by_notes(lines: list[str]) -> list[bool]:
     make that note count lines that are no longer written."""
     counted = [False] * len(lines)
     for q, line in enumerate(lines):
-        if m := _COUNTING_NOTE.match(line):
+        if line.startswith("[") and (m := _COUNTING_NOTE.match(line)):
             span = int(m.group(1) or 1)
             for k in range(max(0, q - span), q):
                 counted[k] = True
@@ -101,7 +110,8 @@ def _best_repeat(
     if not lines[i].strip() or notes_before[i + 1] > notes_before[i]:
         return 1, 0, ""
     best = (0, 1, 0, "")  # saved characters, period, copies, note
-    for index in range(bisect_right(at, i), len(at)):  # no slice: `at` may hold every line
+    first = bisect_right(at, i)
+    for index in range(first, min(len(at), first + MAX_CANDIDATES)):  # no slice: `at` may hold every line
         j = at[index]
         period = j - i
         if period > MAX_PERIOD:
@@ -114,7 +124,7 @@ def _best_repeat(
         if not copies or (period == 1 and copies + 1 < MIN_RUN):
             continue
         end = i + period * (copies + 1)
-        if counted_before[end] > counted_before[j] or (end < len(lines) and _COUNTING_NOTE.match(lines[end])):
+        if counted_before[end] > counted_before[j] or (end < len(lines) and lines[end].startswith("[") and _COUNTING_NOTE.match(lines[end])):
             continue  # would fold lines an existing note counts, or put a note before one
         if period == 1:
             note = f"[previous line repeated {copies} more times]"
@@ -138,7 +148,7 @@ def _same(code: list[int], a: int, b: int, length: int) -> bool:
 
 
 def _is_note_line(line: str) -> bool:
-    return bool(_NOTE.match(line) or NOTE_PATTERN.search(line))
+    return "[" in line and bool(_NOTE.match(line) or NOTE_PATTERN.search(line))
 
 
 def _fold_numbered(text, numbered) -> Result:

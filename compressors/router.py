@@ -148,11 +148,6 @@ def _route_envelope(parts: tuple[str, ...], context: Context, kind: str, setting
     return Result("".join(pieces), results[0].kind, all(r.lossless for r in results), tuple(folds))
 
 
-# Kinds whose output is not lines of the tool's output (a JSON rendering, a page's text), or
-# that stay as they came.
-_NOT_LINES = frozenset({"json", "html", "records", "text", "whole", "excluded"})
-
-
 def route(text: str, context: Context, kind: str = "auto", settings: Settings = Settings()) -> Result:
     """Compress `text` with the compressor for `kind` (chosen from tool call and text on "auto")."""
     result = _route(text, context, kind, settings)
@@ -160,25 +155,7 @@ def route(text: str, context: Context, kind: str = "auto", settings: Settings = 
         shortened = shorten_context_paths(result.text)
         if shortened != result.text:
             result = replace(result, text=shortened)
-    if _folds_repeats_after(result, text, settings):
-        # Lossless, after the lines are chosen: blocks the compressor kept that repeat back to
-        # back (one stack trace logged by every test) go once, with a count.
-        lines, repeats = fold_repeated_blocks(result.text.split("\n"))
-        if repeats:
-            result = replace(result, text="\n".join(lines))
     return result
-
-
-def _folds_repeats_after(result: Result, text: str, settings: Settings) -> bool:
-    """Whether the repeat pass runs on a compressor's result: lines of the output, chosen by a
-    compressor that is on (in lossless mode the pass already ran), not an envelope's (each part
-    was routed, and its repeats folded, on its own), and no note-shaped line in the text."""
-    return (
-        result.kind not in _NOT_LINES
-        and settings.mode(result.kind) == "on"
-        and not any(envelope.match(text) for envelope in _ENVELOPES)
-        and not has_repeat_notes(text)
-    )
 
 
 def _route(text: str, context: Context, kind: str, settings: Settings) -> Result:
@@ -226,4 +203,14 @@ def _route(text: str, context: Context, kind: str, settings: Settings) -> Result
         result = replace(result, folds=tuple(replace(f, first_line=f.first_line - shift, last_line=f.last_line - shift) for f in result.folds))
     if numbered and clean.endswith("\n"):
         result = Result(result.text + "\n", result.kind, result.lossless, result.folds)
-    return result
+    return _fold_kept_repeats(result, text)
+
+
+def _fold_kept_repeats(result: Result, text: str) -> Result:
+    """Lossless, after a line compressor has chosen its lines: blocks it kept that repeat back
+    to back (one stack trace logged by every test) go once, with a count. (The other paths ran
+    the repeat pass on the whole text already.) Not where the text holds a note-shaped line."""
+    if has_repeat_notes(text):
+        return result
+    lines, repeats = fold_repeated_blocks(result.text.split("\n"))
+    return replace(result, text="\n".join(lines)) if repeats else result
