@@ -45,6 +45,8 @@ _PROCESS_OUTPUT_TOOLS = {"bashoutput", "bash_output"}
 # prints a window the corpus shows is worth compressing.)
 _WHOLE_TOOLS = {"Edit", "MultiEdit", "Write", "NotebookEdit", "Task", "Agent", "ExitPlanMode", "AskUserQuestion"}
 
+# One line of pretty-printed JSON: a key and value, a bare value, or a bracket.
+_JSON_LINE = re.compile(r'^\s*(?:"(?:[^"\\]|\\.)*"\s*:\s*\S.*|"(?:[^"\\]|\\.)*",?|-?\d[\d.eE+-]*,?|true,?|false,?|null,?|[\[\]{}],?|[\]}],?)\s*$')
 _DIFF_RE = re.compile(r"^(diff --git |--- a/|\+\+\+ b/|@@ -\d+(,\d+)? \+\d+(,\d+)? @@)", re.MULTILINE)
 _HTML_DOC = re.compile(r"^\s*<!doctype html\b", re.IGNORECASE | re.MULTILINE)
 _HTML_TAG = re.compile(
@@ -148,7 +150,7 @@ def kind_from_content(text: str) -> str:
     """The kind a text looks like; "text" when nothing more specific fits."""
     head = text[:4096]
     stripped = head.lstrip()
-    if stripped[:1] in "{[" and _parses_as_json(text):
+    if stripped[:1] in "{[" and (_parses_as_json(text) or _is_cut_json(text)):
         return "json"
     if looks_like_records(text):
         return "records"
@@ -188,6 +190,16 @@ def _looks_like_html(head: str) -> bool:
         return True
     lines = [line for line in head.split("\n") if line.strip()]
     return len(lines) >= 3 and sum(bool(_HTML_TAG.search(line)) for line in lines) >= 0.3 * len(lines)
+
+
+def _is_cut_json(text: str) -> bool:
+    """Pretty-printed JSON cut short (`… | python -m json.tool | head -100`): it does not parse,
+    but it is data, not a log. Its compressor leaves what it cannot parse whole; the log
+    compressor folded its keys as similar lines (training sessions: 7 needles of 8 lost)."""
+    lines = [line for line in text[:20000].split("\n") if line.strip()]
+    if len(lines) < 5 or lines[0].strip() not in ("{", "["):
+        return False
+    return sum(bool(_JSON_LINE.match(line)) for line in lines) >= 0.9 * len(lines)
 
 
 def _parses_as_json(text: str) -> bool:

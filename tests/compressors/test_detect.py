@@ -163,3 +163,18 @@ def test_lint_output_is_build_output_whatever_ran_it() -> None:
     assert kind_from_tool(context) is None and choose_kind(hook, context) == "build"
     prose = "\n".join(["[main 3bc489a] Fix flaky tests", " 2 files changed, 160 insertions(+), 281 deletions(-)", " create mode 100644 src/a.ts"])
     assert choose_kind(prose, context) != "build"
+
+
+def test_pretty_printed_json_cut_short_is_json_and_goes_whole() -> None:
+    # `curl … | python3 -m json.tool | head -40`: no longer parses, still data. The log
+    # compressor folded its keys as similar lines; the JSON compressor leaves it whole.
+    document = {"tweet": {"id": "2063865685558903149", "author": {"screen_name": "mvanhorn", "followers": 32267}}}
+    document["tweet"]["stats"] = {f"metric_{k}": k * 17 for k in range(60)}
+    cut = "\n".join(json.dumps(document, indent=4).split("\n")[:40])
+    context = bash("curl -sL https://api.example.com/status/1 | python3 -m json.tool | head -40")
+    assert choose_kind(cut, context) == "json"
+    from compressors import compress
+
+    assert compress(cut, context).text == cut
+    ndjson = "\n".join(json.dumps({"level": "info", "msg": f"request {k} served", "ms": k}) for k in range(50))
+    assert choose_kind(ndjson + "\n{\"level\": \"info\"", bash("cat app.log")) != "json"  # JSON lines are a log
