@@ -308,3 +308,19 @@ def test_a_files_first_hunk_stays_whole_and_a_later_one_keeps_the_lines_nearest_
     assert sum(line in out for line in hunk[31:]) >= sum(line in out for line in hunk[:30])
     assert any(NOTE_PATTERN.fullmatch(line) for line in out)
     assert run(hunk) == hunk  # one hunk alone: whole
+
+
+def test_a_list_of_matching_files_stays_whole() -> None:
+    # Claude Code's Grep in its default mode, `grep -rl`, `rg -l`: every path is an answer the
+    # model may open next, so the list goes whole (the training sessions lost 2 of 14 such
+    # paths when these lists folded, head+tail of the same size 1).
+    paths = [f"/home/dev/app/src/{area}/module_{k}.ts" for area in ("api", "handlers", "objects", "utils") for k in range(30)]
+    for context in (
+        Context("Grep", {"pattern": "batch", "glob": "**/*.ts"}),
+        Context("Grep", {"pattern": "batch", "output_mode": "files_with_matches"}),
+        Context("Bash", {"command": "cd app && grep -rli 'batch' src | head -200"}),
+        Context("Bash", {"command": "rg --files-with-matches batch src"}),
+    ):
+        assert run(paths, context) == paths, context
+    folded = run(paths, Context("Bash", {"command": "find src -name '*.ts'"}))
+    assert any(NOTE_PATTERN.fullmatch(line) for line in folded)  # a listing of a tree still folds
