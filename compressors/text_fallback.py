@@ -36,6 +36,7 @@ MIN_FOLD_CHARS = 48
 MIN_TEXT_CHARS = 400
 # Compression must save at least this share, or the text is returned whole.
 MIN_SAVING = 0.2
+DOMINANT_UNIT = 0.5  # a unit holding more than this share of the text leaves the text whole
 # How far above its keep ratio (share of the text's chars) a result may land.
 _SLACK = 0.02
 
@@ -271,6 +272,13 @@ def _runs(units: Sequence[Unit], keep: Sequence[bool]) -> list[tuple[int, int]]:
     return runs
 
 
+def one_unit_dominates(text: str, units: Sequence[Unit]) -> bool:
+    """Whether a single unit holds most of the text (a line that is one long JSON array or list
+    of names, under a short heading): any cut to the keep ratio drops that unit whole, and with
+    it all the data, so the text is better left whole."""
+    return max((u.end - u.start for u in units), default=0) > DOMINANT_UNIT * len(text)
+
+
 def finish(text: str, result: Result) -> Result:
     """Return the text whole unless the result saves at least MIN_SAVING of it."""
     if len(result.text) > (1 - MIN_SAVING) * len(text):
@@ -284,7 +292,7 @@ def compress_text_fallback(text: str, context: Context, keep_ratio: float = 0.5)
     if len(text) < MIN_TEXT_CHARS or keep_ratio >= 1:
         return Result(text, "text", True, ())
     units = segment(text, clauses=True)
-    if len(units) < 3:
+    if len(units) < 3 or one_unit_dominates(text, units):
         return Result(text, "text", True, ())
     chunks = [text[u.start : u.end] for u in units]
     terms = [frozenset(TERM_RE.findall(chunk)) for chunk in chunks]

@@ -300,7 +300,7 @@ def compress_text_model(text: str, context: Context, model: TextModel, keep_rati
     if len(text) < tf.MIN_TEXT_CHARS or keep_ratio >= 1:
         return Result(text, "text", True, ())
     units = tf.segment(text, clauses=True)
-    if len(units) < 3:
+    if len(units) < 3 or tf.one_unit_dominates(text, units):
         return Result(text, "text", True, ())
     terms = term_worth(term_scores(model, text, units))
     chunks = [text[u.start : u.end] for u in units]

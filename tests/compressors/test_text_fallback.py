@@ -3,6 +3,7 @@ distinct names and values; folds announced."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -127,3 +128,14 @@ def test_long_input_is_fast_and_lands_at_the_ratio() -> None:
     elapsed = time.perf_counter() - started
     assert elapsed < 0.5, elapsed
     assert not result.lossless and 0.5 * len(text) <= len(result.text) <= 0.63 * len(text)
+
+
+ATTRIBUTES = "Company attributes (2):\n1. attributes: " + json.dumps(
+    [f"attribute_{k}_{name}" for k, name in enumerate(["contact", "business", "domain", "postal_code", "revenue"] * 24)]
+) + '\n2. company: "Adapt and Overcome"\n3. note: fetched in 240 ms'
+
+
+def test_a_text_that_is_mostly_one_data_line_stays_whole() -> None:
+    # Any cut to the keep ratio drops the one line holding the data, whole (an MCP tool's
+    # numbered answer whose first item is a long JSON array kept 21 of 312 tokens).
+    assert compress_text_fallback(ATTRIBUTES, Context(), 0.5).text == ATTRIBUTES

@@ -73,3 +73,10 @@ def test_committed_model_counts_each_term_once() -> None:
     assert not result.lossless and len(result.text) <= 0.38 * len(text)
     assert "upload_handler.py" in result.text
     assert all(fact.strip() in result.text for fact in facts)
+
+
+def test_the_model_leaves_a_text_that_is_mostly_one_data_line_whole() -> None:
+    from tests.compressors.test_text_fallback import ATTRIBUTES
+
+    model = tm.load_model()
+    assert tm.compress_text_model(ATTRIBUTES, Context(), model, keep_ratio=0.5).text == ATTRIBUTES
