@@ -37,7 +37,10 @@ from compressors.types import Context
 MIN_LINES = 200  # shorter files are returned whole (corpus: 100 and 200 both kept every needle)
 MIN_FOLD = 2  # a shorter run between kept lines of a body is kept too
 SHORT_BODY = 6  # bodies of at most this many lines are kept: a note would save little
-MIN_SAVING = 0.2  # fold nothing unless at least this share of the characters goes
+# Fold nothing unless at least this share of the characters goes. Claude Code training sessions:
+# 0.2 -> 0.1 took source Reads from 27.2% to 31.5% fewer tokens at the same needles (Go files
+# full of message literals save 10-20%); 0 lost a needle.
+MIN_SAVING = 0.1
 
 # SWE-agent's `open` numbers lines as `123:code`; a `sed`-filtered `nl -ba` keeps `   12\tcode`
 # but with gaps, which the router does not strip. Parse the code under such prefixes.
