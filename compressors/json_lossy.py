@@ -33,7 +33,7 @@ OUTLIER_SCORE = 3.5  # modified z-score (Iglewicz and Hoaglin)
 OUTLIERS_PER_COLUMN = 5
 ERRORS_PER_VALUE = 5  # items kept for one frequent error value ("status": "failed")
 QUERY_SHARE = 0.05  # a query term found in more items than this is not distinctive
-LONG_STRING = 400  # longer strings are shortened (unless they are content: `is_content`)
+LONG_STRING = 400  # longer strings are shortened (unless they are content: `content_kind`)
 CONTENT_KINDS = ("text", "code")
 CONTENT_MIN_LINES = 3  # a one-line summary or message is still shortened
 STRING_HEAD, STRING_TAIL = 160, 60
@@ -312,12 +312,16 @@ def _summary(value: dict | list, text: str) -> str:
     return fold_note(len(value), "item", f"{len(text):,} chars")
 
 
-def is_content(text: str) -> bool:
-    """Whether a string in a JSON document is a document in its own right: several lines of
-    prose, markdown or source code (an issue's body, a wiki page, a memory, a symbol's body).
-    Such a string is read like a file (`read_as_file`): cutting it to its head and tail lost
-    the needles the model used next (GitHub MCP comments on the Claude Code corpus)."""
-    return text.count("\n") >= CONTENT_MIN_LINES - 1 and not _BLOB.match(text) and kind_from_content(text) in CONTENT_KINDS
+def content_kind(text: str) -> str | None:
+    """The kind ("text" or "code") of a string in a JSON document that is a document in its own
+    right: several lines of prose, markdown or source code (an issue's body, a wiki page, a
+    memory, a symbol's body); None for any other string. Such a string is read like a file
+    (`read_as_file`): cutting it to its head and tail lost the needles the model used next
+    (GitHub MCP comments on the Claude Code corpus)."""
+    if text.count("\n") < CONTENT_MIN_LINES - 1 or _BLOB.match(text):
+        return None
+    kind = kind_from_content(text)
+    return kind if kind in CONTENT_KINDS else None
 
 
 def shorten_string(text: str, relevance: Relevance, notes: list[str]) -> str:
@@ -327,8 +331,8 @@ def shorten_string(text: str, relevance: Relevance, notes: list[str]) -> str:
         note = fold_note(len(text) - BLOB_HEAD, "char", "base64 or binary data")
         notes.append(note)
         return text[:BLOB_HEAD] + note
-    if is_content(text):
-        return read_as_file(text, relevance, notes)
+    if (kind := content_kind(text)) is not None:
+        return read_as_file(text, kind, relevance, notes)
     what = "html" if text.lstrip().startswith("<") and "</" in text else "text"
     out: list[str] = []
     position = 0
@@ -344,12 +348,12 @@ def shorten_string(text: str, relevance: Relevance, notes: list[str]) -> str:
     return "".join(out)
 
 
-def read_as_file(text: str, relevance: Relevance, notes: list[str]) -> str:
+def read_as_file(text: str, kind: str, relevance: Relevance, notes: list[str]) -> str:
     """A content string under the policy of a file Read: a long prose document keeps its
     opening and ending, headings and lines with the request's words (`document_lines`), as a
     Read of a markdown file does; source code stays whole, as the body of one symbol or a range
     the model chose does."""
-    if kind_from_content(text) != "text":
+    if kind != "text":
         return text
     lines = text.split("\n")
     selection = document_selection(lines, relevance.terms)

@@ -78,6 +78,11 @@ class Settings:
     def mode(self, kind: str) -> str:
         return self.modes.get(kind, self.default_mode)
 
+    def lossless_only(self) -> Settings:
+        """These settings with every kind lossless, except the kinds turned off (for a request
+        with no way back to originals, and the benchmarks' lossless arm)."""
+        return replace(self, modes={k: "lossless" for k in KINDS[1:]} | {k: m for k, m in self.modes.items() if m == "off"})
+
 
 def parse_projections(entries: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """`["mcp__github__*=items[].{id: id, title: title}"]` → ((glob, expression), …)."""

@@ -235,8 +235,8 @@ def mark_passing_stderr(plan: Plan) -> None:
     tests exercise) folds, header and all. What they wrote to stdout (often the agent's own
     debug prints) stays, and nothing folds in a run with a failure."""
     lines, n = plan.lines, len(plan.lines)
-    if not _run_passed(lines):
-        return
+    if not any(_CAPTURED_STDERR.match(line) for line in lines) or not _run_passed(lines):
+        return  # the cheap test first: most runs hold no such block
     for k, line in enumerate(lines):
         if not _CAPTURED_STDERR.match(line):
             continue

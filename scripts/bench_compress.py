@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,7 +208,7 @@ def outcome_for(case: Case, output: str, kind: str, ms: float | None, before: in
 
 def run_headroom(case: Case, settings: Settings, policy: Policy, before: int) -> Outcome:
     started = time.perf_counter()
-    lossless = replace(settings, default_mode="lossless", modes={k: m for k, m in settings.modes.items() if m == "off"})
+    lossless = settings.lossless_only()
     decision = decide(case.text, case.context, policy, lambda t, c: compress(t, c, settings=settings), lambda t, c: compress(t, c, settings=lossless))
     ms = (time.perf_counter() - started) * 1000
     output = decision.text if decision.text is not None else case.text

@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from addon.retrieval.retrieval_path import RetrievalPath, retrieval_path
 from addon.retrieval.stream_responder import StreamResponder
 from addon.services import Services
 from compressors import Context, Result, Settings, compress
-from compressors.router import KINDS, parse_modes, parse_projections
+from compressors.router import parse_modes, parse_projections
 from compressors.tokens import count_tokens
 
 log = logging.getLogger(__name__)
@@ -49,10 +48,6 @@ WORKER_OPTIONS = {
     "headroom_budget_ms", "headroom_model_budget_ms", "headroom_workers", "headroom_cache_move", "headroom_cache_breakpoints",
     "headroom_cache_ttl", "headroom_cache_rules", "headroom_images", "headroom_image_max_edge", "headroom_video_fps", "headroom_provenance",
 }  # fmt: skip
-
-# Nothing lost: a lossy fold needs a retrieve path for the model to get the original back.
-# Requests that cannot carry the retrieve tool get lossless transforms only.
-WITHOUT_RETRIEVAL_MODE = "lossless"
 
 
 def _load_text_model() -> None:
@@ -228,9 +223,9 @@ class Compression:
         return compress(text, context, settings=self._lossless_settings())
 
     def _lossless_settings(self) -> Settings:
-        return replace(self.settings, modes={k: WITHOUT_RETRIEVAL_MODE for k in KINDS[1:]} | {
-            k: m for k, m in self.settings.modes.items() if m == "off"
-        })
+        # Nothing lost: a lossy fold needs a retrieve path for the model to get the original
+        # back. Requests that cannot carry the retrieve tool get lossless transforms only.
+        return self.settings.lossless_only()
 
     def _budgeted(self) -> tuple[CompressFn, CompressFn]:
         """This request's compressors, both under one deadline (addon/compression/compress_budget.py)."""

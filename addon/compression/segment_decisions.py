@@ -127,9 +127,14 @@ def with_retrieve_path(
 ) -> Decision | None:
     """Make a lossy decision safe to forward: markers need a retrieve path and a stored original.
     Notes and markers the original text holds itself (a file about Headroom) are not folds."""
-    quoted = set(marker_ids(segment.text))
-    ids = [i for i in marker_ids(decision.text or "") if i not in quoted]
-    unmarked = bool(Counter(NOTE_PATTERN.findall(MARKER_ID.sub("", decision.text or ""))) - Counter(NOTE_PATTERN.findall(segment.text)))
+    ids = marker_ids(decision.text or "")
+    notes = Counter(NOTE_PATTERN.findall(MARKER_ID.sub("", decision.text or "")))
+    if ids:  # the original is scanned only when the decision holds notes or markers at all
+        quoted = set(marker_ids(segment.text))
+        ids = [i for i in ids if i not in quoted]
+    if notes:
+        notes -= Counter(NOTE_PATTERN.findall(segment.text))
+    unmarked = bool(notes)
     if not ids and not unmarked:
         return decision  # lossless: nothing to retrieve
     if retrieval is None:
